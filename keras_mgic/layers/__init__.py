@@ -1,0 +1,24 @@
+"""Public layers of keras_mgic."""
+
+from keras_mgic.layers.grouped_conv import GroupedConv2D
+from keras_mgic.layers.level_blocks import (
+    BottleneckBlock,
+    InvertedResidualBlock,
+    ResidualBlock,
+    SqueezeExcite,
+)
+from keras_mgic.layers.mgic_block import MGICBlock
+from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
+from keras_mgic.layers.transition import ChannelTransition
+
+__all__ = [
+    "BottleneckBlock",
+    "ChannelProlongation",
+    "ChannelRestriction",
+    "ChannelTransition",
+    "GroupedConv2D",
+    "InvertedResidualBlock",
+    "MGICBlock",
+    "ResidualBlock",
+    "SqueezeExcite",
+]

@@ -1,0 +1,340 @@
+"""Per-level CNN blocks of an MGIC block: each maps ``filters`` channels to ``filters``
+channels at the same spatial size, with its convolutions split into ``groups`` groups.
+
+A user's own block only needs the same constructor contract (``filters``, ``groups`` and
+``**kwargs`` passed to ``keras.layers.Layer``) and registration with
+``keras.saving.register_keras_serializable``; pass the class as ``MGICBlock(block=...)``.
+"""
+
+import keras
+
+from keras_mgic.layers.grouped_conv import GroupedConv2D
+from keras_mgic.layers.validation import image_channels, positive_int
+
+_BN_MOMENTUM = 0.9
+_BN_EPSILON = 1e-5
+
+
+class _LevelBlock(keras.layers.Layer):
+    """Shared argument handling of the per-level blocks."""
+
+    def __init__(
+        self,
+        filters,
+        groups=1,
+        kernel_size=3,
+        activation="relu",
+        kernel_initializer="he_normal",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters = positive_int("filters", filters)
+        self.groups = positive_int("groups", groups)
+        if filters % groups:
+            raise ValueError(
+                "`filters` must be divisible by `groups`. "
+                f"Received: filters={filters}, groups={groups}"
+            )
+        self.kernel_size = positive_int("kernel_size", kernel_size)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: filters})
+
+    def _conv(self, filters, kernel_size, groups, name):
+        return GroupedConv2D(
+            filters,
+            kernel_size,
+            padding="same",
+            groups=groups,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
+    def _norm(self, name):
+        return keras.layers.BatchNormalization(
+            momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, dtype=self.dtype_policy, name=name
+        )
+
+    def _check_input(self, input_shape):
+        channels = image_channels(self.__class__.__name__, input_shape)
+        if channels != self.filters:
+            raise ValueError(
+                f"{self.__class__.__name__} keeps the width: its input must have "
+                f"`filters` channels. Received: channels={channels}, filters={self.filters}"
+            )
+
+    def _build_chain(self, input_shape, layers):
+        shape = tuple(input_shape)
+        for layer in layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "filters": self.filters,
+                "groups": self.groups,
+                "kernel_size": self.kernel_size,
+                "activation": keras.activations.serialize(self.activation),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class ResidualBlock(_LevelBlock):
+    """ResNet basic block with grouped convolutions.
+
+    ``act(x + BN(conv(act(BN(conv(x))))))`` with two ``kernel_size`` convolutions of
+    ``groups`` groups each.
+
+    Args:
+        filters: input and output channels.
+        groups: channel groups of both convolutions (1 is a dense block).
+        kernel_size: spatial kernel size.
+        activation: activation after each BatchNorm and after the sum.
+        kernel_initializer: initializer of the convolution kernels.
+        kernel_regularizer: optional regularizer of the convolution kernels.
+
+    Example:
+
+    >>> block = ResidualBlock(filters=16, groups=2)
+    >>> tuple(block(keras.ops.ones((1, 8, 8, 16))).shape)
+    (1, 8, 8, 16)
+    """
+
+    def __init__(self, filters, groups=1, **kwargs):
+        super().__init__(filters, groups, **kwargs)
+        self.conv1 = self._conv(filters, self.kernel_size, groups, "conv1")
+        self.bn1 = self._norm("bn1")
+        self.conv2 = self._conv(filters, self.kernel_size, groups, "conv2")
+        self.bn2 = self._norm("bn2")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self._build_chain(input_shape, [self.conv1, self.bn1, self.conv2, self.bn2])
+
+    def call(self, inputs, training=None):
+        x = self.activation(self.bn1(self.conv1(inputs), training=training))
+        x = self.bn2(self.conv2(x), training=training)
+        return self.activation(inputs + x)
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class BottleneckBlock(_LevelBlock):
+    """ResNet-50 bottleneck block with grouped convolutions.
+
+    1x1 conv to ``filters // bottleneck_ratio`` channels, ``kernel_size`` conv, 1x1 conv
+    back to ``filters``, each followed by BatchNorm (and the activation, but for the last,
+    which comes after the residual sum). All three convolutions have ``groups`` groups.
+
+    Args:
+        filters: input and output channels.
+        groups: channel groups of the three convolutions; must divide the bottleneck width.
+        bottleneck_ratio: ``filters`` over the bottleneck width (4 in ResNet-50).
+        kernel_size: spatial kernel size of the middle convolution.
+        activation: activation function.
+        kernel_initializer: initializer of the convolution kernels.
+        kernel_regularizer: optional regularizer of the convolution kernels.
+
+    Example:
+
+    >>> block = BottleneckBlock(filters=64, groups=2)
+    >>> tuple(block(keras.ops.ones((1, 8, 8, 64))).shape)
+    (1, 8, 8, 64)
+    """
+
+    def __init__(self, filters, groups=1, bottleneck_ratio=4, **kwargs):
+        super().__init__(filters, groups, **kwargs)
+        self.bottleneck_ratio = positive_int("bottleneck_ratio", bottleneck_ratio)
+        width = filters // bottleneck_ratio
+        if width == 0 or filters % bottleneck_ratio or width % groups:
+            raise ValueError(
+                "The bottleneck width `filters // bottleneck_ratio` must be a positive "
+                "multiple of `groups`. Received: "
+                f"filters={filters}, bottleneck_ratio={bottleneck_ratio}, groups={groups}"
+            )
+        self.conv1 = self._conv(width, 1, groups, "conv1")
+        self.bn1 = self._norm("bn1")
+        self.conv2 = self._conv(width, self.kernel_size, groups, "conv2")
+        self.bn2 = self._norm("bn2")
+        self.conv3 = self._conv(filters, 1, groups, "conv3")
+        self.bn3 = self._norm("bn3")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self._build_chain(
+            input_shape, [self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3]
+        )
+
+    def call(self, inputs, training=None):
+        x = self.activation(self.bn1(self.conv1(inputs), training=training))
+        x = self.activation(self.bn2(self.conv2(x), training=training))
+        x = self.bn3(self.conv3(x), training=training)
+        return self.activation(inputs + x)
+
+    def get_config(self):
+        config = super().get_config()
+        config["bottleneck_ratio"] = self.bottleneck_ratio
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class SqueezeExcite(keras.layers.Layer):
+    """MobileNetV3 squeeze-and-excite: channel gates from globally pooled features.
+
+    Args:
+        filters: channels of the input (and of the gates).
+        squeeze_filters: width of the bottleneck between the two 1x1 convolutions.
+
+    Example:
+
+    >>> se = SqueezeExcite(filters=16, squeeze_filters=8)
+    >>> tuple(se(keras.ops.ones((1, 4, 4, 16))).shape)
+    (1, 4, 4, 16)
+    """
+
+    def __init__(self, filters, squeeze_filters, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = positive_int("filters", filters)
+        self.squeeze_filters = positive_int("squeeze_filters", squeeze_filters)
+        self.reduce = keras.layers.Conv2D(
+            squeeze_filters, 1, activation="relu", dtype=self.dtype_policy, name="reduce"
+        )
+        self.expand = keras.layers.Conv2D(
+            filters, 1, activation="hard_sigmoid", dtype=self.dtype_policy, name="expand"
+        )
+
+    def build(self, input_shape):
+        pooled = (input_shape[0], 1, 1, input_shape[-1])
+        self.reduce.build(pooled)
+        self.expand.build(self.reduce.compute_output_shape(pooled))
+
+    def call(self, inputs):
+        gates = keras.ops.mean(inputs, axis=(1, 2), keepdims=True)
+        return inputs * self.expand(self.reduce(gates))
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"filters": self.filters, "squeeze_filters": self.squeeze_filters})
+        return config
+
+
+def _make_divisible(value, divisor):
+    """Rounds ``value`` to the nearest multiple of ``divisor``, never below 90% of it."""
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class InvertedResidualBlock(_LevelBlock):
+    """MobileNetV3 inverted residual block with grouped 1x1 convolutions.
+
+    Expansion 1x1 conv to ``expanded_filters`` (``groups`` groups), BatchNorm, activation;
+    depthwise ``kernel_size`` conv, BatchNorm, activation; optional squeeze-and-excite;
+    linear projection 1x1 conv back to ``filters`` (``groups`` groups), BatchNorm; plus the
+    input.
+
+    Args:
+        filters: input and output channels.
+        groups: channel groups of the two 1x1 convolutions.
+        expansion_ratio: expanded width over ``filters``; the expanded width is rounded to
+            a multiple of ``8 * groups`` (or of ``groups`` if smaller than 8).
+        kernel_size: depthwise kernel size (3 or 5 in MobileNetV3).
+        se_ratio: squeeze-and-excite bottleneck over the expanded width, or None for no SE.
+        activation: ``"relu"`` or ``"hard_swish"`` (any Keras activation).
+        kernel_initializer: initializer of the convolution kernels.
+        kernel_regularizer: optional regularizer of the convolution kernels.
+
+    Example:
+
+    >>> block = InvertedResidualBlock(filters=16, groups=2, se_ratio=0.25)
+    >>> tuple(block(keras.ops.ones((1, 8, 8, 16))).shape)
+    (1, 8, 8, 16)
+    """
+
+    def __init__(self, filters, groups=1, expansion_ratio=4.0, se_ratio=None, **kwargs):
+        super().__init__(filters, groups, **kwargs)
+        if isinstance(expansion_ratio, bool) or not isinstance(expansion_ratio, (int, float)):
+            raise ValueError(
+                f"`expansion_ratio` must be a number >= 1. Received: expansion_ratio="
+                f"{expansion_ratio!r}"
+            )
+        if expansion_ratio < 1:
+            raise ValueError(
+                f"`expansion_ratio` must be a number >= 1. Received: expansion_ratio="
+                f"{expansion_ratio!r}"
+            )
+        if se_ratio is not None and not (0 < se_ratio <= 1):
+            raise ValueError(
+                f"`se_ratio` must be in (0, 1] or None. Received: se_ratio={se_ratio!r}"
+            )
+        self.expansion_ratio = expansion_ratio
+        self.se_ratio = se_ratio
+        expanded = _make_divisible(filters * expansion_ratio, groups * (8 if filters >= 8 else 1))
+        self.expanded_filters = expanded
+        self.expand = self._conv(expanded, 1, groups, "expand")
+        self.expand_bn = self._norm("expand_bn")
+        self.depthwise = keras.layers.DepthwiseConv2D(
+            self.kernel_size,
+            padding="same",
+            use_bias=False,
+            depthwise_initializer=self.kernel_initializer,
+            depthwise_regularizer=self.kernel_regularizer,
+            dtype=self.dtype_policy,
+            name="depthwise",
+        )
+        self.depthwise_bn = self._norm("depthwise_bn")
+        self.squeeze_excite = None
+        if se_ratio is not None:
+            self.squeeze_excite = SqueezeExcite(
+                expanded,
+                _make_divisible(expanded * se_ratio, 8),
+                dtype=self.dtype_policy,
+                name="squeeze_excite",
+            )
+        self.project = self._conv(filters, 1, groups, "project")
+        self.project_bn = self._norm("project_bn")
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        chain = [self.expand, self.expand_bn, self.depthwise, self.depthwise_bn]
+        if self.squeeze_excite is not None:
+            chain.append(self.squeeze_excite)
+        self._build_chain(input_shape, chain + [self.project, self.project_bn])
+
+    def call(self, inputs, training=None):
+        x = self.activation(self.expand_bn(self.expand(inputs), training=training))
+        x = self.activation(self.depthwise_bn(self.depthwise(x), training=training))
+        if self.squeeze_excite is not None:
+            x = self.squeeze_excite(x)
+        x = self.project_bn(self.project(x), training=training)
+        return inputs + x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"expansion_ratio": self.expansion_ratio, "se_ratio": self.se_ratio})
+        return config
+
+
+LEVEL_BLOCKS = {
+    "residual": ResidualBlock,
+    "bottleneck": BottleneckBlock,
+    "inverted_residual": InvertedResidualBlock,
+}

@@ -1,0 +1,133 @@
+"""Channel transfer operators: restriction R_j (c -> c/2) and prolongation P_j (c/2 -> c)."""
+
+import keras
+
+from keras_mgic import ops
+from keras_mgic.initializers import ChannelAveraging
+from keras_mgic.layers.channel_hierarchy import level_groups
+from keras_mgic.layers.validation import image_channels, positive_even_int
+
+
+class _ChannelTransfer(keras.layers.Layer):
+    """A grouped 1x1 convolution between two adjacent levels of the channel hierarchy.
+
+    Subclasses set ``_output_channels(channels)`` and ``_fine_width(channels)``.
+    """
+
+    def __init__(
+        self,
+        group_size,
+        kernel_initializer=None,
+        kernel_regularizer=None,
+        kernel_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.group_size = positive_even_int("group_size", group_size)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer if kernel_initializer is not None else ChannelAveraging()
+        )
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        channels = image_channels(self.__class__.__name__, input_shape)
+        self._check_channels(channels)
+        self.groups = level_groups(self._fine_width(channels), self.group_size)
+        self.filters = self._output_channels(channels)
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(1, 1, channels // self.groups, self.filters),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
+
+    def call(self, inputs):
+        return ops.grouped_conv2d(inputs, self.kernel, padding="valid")
+
+    def compute_output_shape(self, input_shape):
+        channels = image_channels(self.__class__.__name__, input_shape)
+        return (*tuple(input_shape)[:-1], self._output_channels(channels))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "group_size": self.group_size,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class ChannelRestriction(_ChannelTransfer):
+    """Restriction R_j: halves the channels with a grouped 1x1 convolution.
+
+    The input's ``c`` channels are split into ``level_groups(c, group_size)`` contiguous
+    groups (``c / group_size`` when ``group_size`` divides ``c``, one group when
+    ``c < group_size``); each group of ``c / groups`` channels is summarized into half as
+    many. Weights start as averages (:class:`keras_mgic.initializers.ChannelAveraging`) and
+    are learned.
+
+    Args:
+        group_size: positive even int, the group size ``s_g`` of the level.
+        kernel_initializer: defaults to ``ChannelAveraging()``.
+        kernel_regularizer: optional regularizer for the kernel.
+        kernel_constraint: optional constraint for the kernel.
+
+    Example:
+
+    >>> layer = ChannelRestriction(group_size=8)
+    >>> tuple(layer(keras.ops.ones((2, 4, 4, 32))).shape)
+    (2, 4, 4, 16)
+    """
+
+    def _check_channels(self, channels):
+        if channels % 2:
+            raise ValueError(
+                "ChannelRestriction halves the channels, so their number must be even. "
+                f"Received: channels={channels}"
+            )
+
+    def _fine_width(self, channels):
+        return channels
+
+    def _output_channels(self, channels):
+        return channels // 2
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class ChannelProlongation(_ChannelTransfer):
+    """Prolongation P_j: doubles the channels with a grouped 1x1 convolution.
+
+    The transpose structure of :class:`ChannelRestriction` for the fine width ``2c``: the
+    same number of groups, each of ``c / groups`` coarse channels interpolated back to twice
+    as many fine channels. Weights start as averages and are learned.
+
+    Args:
+        group_size: positive even int, the group size ``s_g`` of the fine level.
+        kernel_initializer: defaults to ``ChannelAveraging()``.
+        kernel_regularizer: optional regularizer for the kernel.
+        kernel_constraint: optional constraint for the kernel.
+
+    Example:
+
+    >>> layer = ChannelProlongation(group_size=8)
+    >>> tuple(layer(keras.ops.ones((2, 4, 4, 16))).shape)
+    (2, 4, 4, 32)
+    """
+
+    def _check_channels(self, channels):
+        pass  # any width doubles
+
+    def _fine_width(self, channels):
+        return 2 * channels
+
+    def _output_channels(self, channels):
+        return channels * 2

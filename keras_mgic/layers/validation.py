@@ -1,0 +1,35 @@
+"""Argument and shape checks shared by the layers: each raises a ValueError that names the
+argument and the received value."""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def positive_int(name, value):
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return value
+
+
+def positive_even_int(name, value):
+    if not _is_int(value) or value <= 0 or value % 2:
+        raise ValueError(f"`{name}` must be a positive even integer. Received: {name}={value!r}")
+    return value
+
+
+def image_channels(layer_name, input_shape):
+    """Returns the channel count of a rank-4 channels-last shape, or raises ValueError."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 4:
+        raise ValueError(
+            f"{layer_name} expects rank-4 input (batch, height, width, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    channels = input_shape[-1]
+    if channels is None:
+        raise ValueError(
+            f"{layer_name} needs a known channel dimension (the last axis). "
+            f"Received: input_shape={input_shape}"
+        )
+    return int(channels)

@@ -1,0 +1,61 @@
+"""Ready-made MGIC networks and their dense twins, in the style of ``keras.applications``."""
+
+from keras_mgic.models.mobilenet_v3 import (
+    MGICMobileNetV3Large,
+    MGICMobileNetV3Small,
+    MobileNetV3Large,
+    MobileNetV3Small,
+)
+from keras_mgic.models.resnet import (
+    MGICResNet20,
+    MGICResNet50,
+    MGICResNet56,
+    MGICResNet110,
+    ResNet20,
+    ResNet50,
+    ResNet56,
+    ResNet110,
+)
+
+#: Every builder by its snake_case name (the names the ``keras-mgic`` CLI takes).
+MODELS = {
+    "resnet20": ResNet20,
+    "resnet56": ResNet56,
+    "resnet110": ResNet110,
+    "mgic_resnet20": MGICResNet20,
+    "mgic_resnet56": MGICResNet56,
+    "mgic_resnet110": MGICResNet110,
+    "resnet50": ResNet50,
+    "mgic_resnet50": MGICResNet50,
+    "mobilenet_v3_large": MobileNetV3Large,
+    "mobilenet_v3_small": MobileNetV3Small,
+    "mgic_mobilenet_v3_large": MGICMobileNetV3Large,
+    "mgic_mobilenet_v3_small": MGICMobileNetV3Small,
+}
+
+
+def get_model(name, **kwargs):
+    """Builds a model by its snake_case name, e.g. ``get_model("mgic_resnet20")``."""
+    if name not in MODELS:
+        raise ValueError(
+            f"Unknown model: expected one of {sorted(MODELS)}. Received: name={name!r}"
+        )
+    return MODELS[name](**kwargs)
+
+
+__all__ = [
+    "MGICMobileNetV3Large",
+    "MGICMobileNetV3Small",
+    "MGICResNet20",
+    "MGICResNet50",
+    "MGICResNet56",
+    "MGICResNet110",
+    "MODELS",
+    "MobileNetV3Large",
+    "MobileNetV3Small",
+    "ResNet20",
+    "ResNet50",
+    "ResNet56",
+    "ResNet110",
+    "get_model",
+]
