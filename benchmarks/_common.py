@@ -1,0 +1,65 @@
+"""Shared helpers of the benchmark scripts: environment header, timing, BENCHMARKS.md sections."""
+
+import os
+import pathlib
+import platform
+import statistics
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BENCHMARKS_MD = REPO / "BENCHMARKS.md"
+
+
+def environment():
+    """One line naming the machine and the library versions."""
+    import keras
+
+    parts = [
+        f"machine: {platform.machine()} {platform.processor() or ''}".strip(),
+        f"cores: {os.cpu_count()}",
+        f"python {platform.python_version()}",
+        f"keras {keras.__version__} ({keras.backend.backend()})",
+    ]
+    try:
+        import tensorflow as tf
+
+        parts.append(f"tensorflow {tf.__version__}")
+    except ImportError:
+        pass
+    return ", ".join(parts)
+
+
+def median_ms(fn, repeat=10, warmup=2):
+    """Median wall time of ``fn()`` in milliseconds (``fn`` must block until done)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_section(name, markdown, path=BENCHMARKS_MD):
+    """Replaces the text between ``<!-- name:start -->`` and ``<!-- name:end -->``.
+
+    The section is appended when the markers are missing; other sections are kept.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+    print(f"wrote section {name!r} of {path}")
