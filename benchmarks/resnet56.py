@@ -1,0 +1,94 @@
+"""Target 2: MGIC-ResNet-56 (8/16) vs ResNet-56, training step and inference, batch 64.
+
+Usage: python benchmarks/resnet56.py [--write] [--quick] [--batch 64]
+
+Both models come from the same builder (MGIC on / off) and run side by side in one process
+on the same random CIFAR-shaped batch: the median time of one ``train_on_batch`` step
+(SGD, momentum 0.9) and of one ``predict_on_batch`` call, and the ratio MGIC / dense
+(target: at most 1.3 for both; the paper's FLOPs ratio is about 0.48).
+"""
+
+import argparse
+import sys
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+
+from keras_mgic import models, profiling  # noqa: E402
+
+
+def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
+    model = models.get_model(name, input_shape=(input_size, input_size, 3), **kwargs)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, input_size, input_size, 3)).astype("float32")
+    num_classes = model.output_shape[-1]
+    y = rng.integers(0, num_classes, size=(batch,))
+    train = median_ms(lambda: model.train_on_batch(x, y), repeat=repeat, warmup=2)
+    infer = median_ms(lambda: model.predict_on_batch(x), repeat=repeat, warmup=2)
+    return {
+        "train": train,
+        "infer": infer,
+        "params": profiling.count_params(model),
+        "flops": profiling.count_flops(model),
+        "layers": len(model.layers),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--batch", type=int, default=64)
+    args = parser.parse_args(argv)
+    env = environment()
+    print(env)
+    repeat = 3 if args.quick else 10
+    dense = time_model("resnet56", args.batch, repeat)
+    print("dense", dense, flush=True)
+    keras.backend.clear_session()
+    mgic = time_model("mgic_resnet56", args.batch, repeat, group_size=8, coarsest_size=16)
+    print("mgic", mgic, flush=True)
+    rows = [
+        (
+            name,
+            f"{r['params'] / 1e6:.3f}M",
+            f"{r['flops'] / 1e6:.1f}M",
+            f"{r['train']:.0f}",
+            f"{r['infer']:.0f}",
+        )
+        for name, r in (("ResNet-56", dense), ("MGIC-ResNet-56 (8/16)", mgic))
+    ]
+    rows.append(
+        (
+            "ratio MGIC / dense",
+            f"{mgic['params'] / dense['params']:.2f}",
+            f"{mgic['flops'] / dense['flops']:.2f}",
+            f"{mgic['train'] / dense['train']:.2f}",
+            f"{mgic['infer'] / dense['infer']:.2f}",
+        )
+    )
+    table = markdown_table(
+        ["model", "params", "MACs", "train step ms", "inference ms"],
+        rows,
+    )
+    print(table)
+    if args.write:
+        text = (
+            "## Whole network: MGIC-ResNet-56 vs ResNet-56\n\n"
+            f"`python benchmarks/resnet56.py --write` (batch {args.batch}, 32x32x3, median of "
+            f"{repeat} `train_on_batch` / `predict_on_batch` calls after warm-up).\n{env}\n\n"
+            f"{table}\n\nTarget: train and inference ratios at most 1.3 (aim 0.6)."
+        )
+        write_section("resnet56", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The `keras-mgic bench` subcommand finds and runs the scripts of benchmarks/."""
+
+import pathlib
+
+from keras_mgic import cli
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def test_bench_list_names_every_script(capsys):
+    assert cli.main(["bench", "--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    expected = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.stem.startswith("_"))
+    assert listed == expected
+    assert "grouped_conv" in listed and "resnet56" in listed
+
+
+def test_bench_unknown_name_is_a_clear_error(capsys):
+    assert cli.main(["bench", "no_such_benchmark"]) == 2
+    assert "unknown benchmark 'no_such_benchmark'" in capsys.readouterr().err
+
+
+def test_bench_write_section_replaces_only_its_own_section(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(BENCHMARKS))
+    from _common import write_section
+
+    path = tmp_path / "B.md"
+    write_section("a", "first", path=path)
+    write_section("b", "other", path=path)
+    write_section("a", "second", path=path)
+    text = path.read_text()
+    assert "second" in text and "first" not in text and "other" in text
+    assert text.count("<!-- a:start -->") == 1
