@@ -1,0 +1,137 @@
+"""Throughput of MGIC networks vs their dense twins on whatever accelerator Keras sees.
+
+Usage: KERAS_BACKEND=torch python benchmarks/gpu.py [--write] [--quick] [--no-mixed-precision]
+
+Meant for a GPU machine with PyTorch or JAX (TensorFlow is not needed): trains
+MGIC-ResNet-56 and ResNet-56 (32x32, batch 128), and MGIC-MobileNetV3-Large and the dense
+MobileNetV3-Large (224x224, batch 64), on synthetic data of the right shape under
+``mixed_float16`` (``mixed_bfloat16`` on a CPU), and prints images per second for training
+and inference and the MGIC / dense ratios, with the device, backend and versions. It also
+runs on a CPU (``--quick`` shrinks it to a smoke run).
+"""
+
+import argparse
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from _common import markdown_table, write_section  # noqa: E402
+
+from keras_mgic import models  # noqa: E402
+
+PAIRS = [
+    ("resnet56", "mgic_resnet56", 32, 128),
+    ("mobilenet_v3_large", "mgic_mobilenet_v3_large", 224, 64),
+]
+
+
+def device_description():
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"{torch.cuda.get_device_name(0)} (torch {torch.__version__})", True
+        return f"CPU (torch {torch.__version__})", False
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return f"{device.device_kind} (jax {jax.__version__})", device.platform == "gpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return (
+        (f"{gpus[0].name} (tensorflow {tf.__version__})", True)
+        if gpus
+        else (
+            f"CPU (tensorflow {tf.__version__})",
+            False,
+        )
+    )
+
+
+def images_per_second(fn, batch, steps):
+    fn()  # compile / warm up
+    fn()
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def measure(name, size, batch, steps):
+    model = models.get_model(
+        name, input_shape=(size, size, 3), num_classes=1000 if size > 64 else 10
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, size, size, 3)).astype("float32")
+    y = rng.integers(0, model.output_shape[-1], size=(batch,))
+    train = images_per_second(lambda: model.train_on_batch(x, y), batch, steps)
+    infer = images_per_second(lambda: model.predict_on_batch(x), batch, steps)
+    return train, infer
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny sizes")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--no-mixed-precision", action="store_true")
+    args = parser.parse_args(argv)
+    device, on_gpu = device_description()
+    policy = "float32"
+    if not args.no_mixed_precision:
+        policy = "mixed_float16" if on_gpu else "mixed_bfloat16"
+    keras.mixed_precision.set_global_policy(policy)
+    env = (
+        f"device: {device}, backend: {keras.backend.backend()}, keras {keras.__version__}, "
+        f"python {platform.python_version()}, policy {policy}"
+    )
+    print(env)
+    rows = []
+    for dense_name, mgic_name, size, batch in PAIRS:
+        if args.quick:
+            size, batch = (32, 4)
+        steps = 2 if args.quick else args.steps
+        dense = measure(dense_name, size, batch, steps)
+        keras.backend.clear_session()
+        mgic = measure(mgic_name, size, batch, steps)
+        keras.backend.clear_session()
+        for label, (train, infer) in ((dense_name, dense), (mgic_name, mgic)):
+            rows.append((label, f"{size}x{size}", batch, f"{train:.0f}", f"{infer:.0f}", ""))
+        rows.append(
+            (
+                f"{mgic_name} / {dense_name}",
+                "",
+                "",
+                f"{mgic[0] / dense[0]:.2f}",
+                f"{mgic[1] / dense[1]:.2f}",
+                "throughput ratio",
+            )
+        )
+        print(rows[-3:], flush=True)
+    table = markdown_table(
+        ["model", "input", "batch", "train img/s", "inference img/s", "note"], rows
+    )
+    print(table)
+    if args.write:
+        text = (
+            "## Accelerator throughput (benchmarks/gpu.py)\n\n"
+            f"`KERAS_BACKEND={keras.backend.backend()} python benchmarks/gpu.py --write`.\n"
+            f"{env}\n\n{table}"
+        )
+        write_section(f"gpu_{keras.backend.backend()}", text)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
