@@ -4,22 +4,44 @@ Keras 3's TensorFlow backend compiles every grouped convolution (``groups > 1``)
 which is several times slower than TensorFlow's native grouped kernel on CPU, and its weight
 gradient is about a hundred times slower. :func:`grouped_conv2d` calls ``tf.nn.conv2d``
 directly on the TensorFlow backend and falls back to ``keras.ops.conv`` elsewhere.
+
+One exception on the TensorFlow backend: TensorFlow's CPU kernels have no float16 gradient
+for grouped convolutions ("Gradients for grouped convolutions are not supported on CPU"),
+which breaks ``mixed_float16`` training. When no GPU is visible, a grouped float16
+convolution is therefore computed in float32 and its result cast back to float16 (bfloat16
+runs natively). With a GPU, float16 stays float16.
 """
 
+import functools
+
 import keras
+
+
+@functools.lru_cache(maxsize=None)
+def _tensorflow_has_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
     import tensorflow as tf
 
-    return tf.nn.conv2d(
-        inputs,
-        kernel,
-        strides=strides,
-        padding=padding.upper(),
-        dilations=dilation_rate,
-        data_format="NHWC",
-    )
+    def conv(x, w):
+        return tf.nn.conv2d(
+            x,
+            w,
+            strides=strides,
+            padding=padding.upper(),
+            dilations=dilation_rate,
+            data_format="NHWC",
+        )
+
+    grouped = kernel.shape[-2] != inputs.shape[-1]
+    if grouped and inputs.dtype == tf.float16 and not _tensorflow_has_gpu():
+        outputs = conv(tf.cast(inputs, tf.float32), tf.cast(kernel, tf.float32))
+        return tf.cast(outputs, tf.float16)
+    return conv(inputs, kernel)
 
 
 def grouped_conv2d(
@@ -42,6 +64,10 @@ def grouped_conv2d(
     Returns:
         The convolved 4D tensor.
 
+    Raises:
+        ValueError: for an unknown ``padding`` or ``data_format``, inputs or kernel that are
+            not rank 4, or a kernel whose groups do not divide the channels and filters.
+
     Example:
 
     >>> x = keras.ops.ones((1, 8, 8, 4))
@@ -50,6 +76,15 @@ def grouped_conv2d(
     (1, 8, 8, 4)
     """
     data_format = data_format or keras.config.image_data_format()
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(
+            "`data_format` must be 'channels_last' or 'channels_first'. "
+            f"Received: data_format={data_format!r}"
+        )
+    if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
+        raise ValueError(f"`padding` must be 'valid' or 'same'. Received: padding={padding!r}")
+    padding = padding.lower()
+    _check_group_shapes(inputs.shape, kernel.shape, data_format)
     strides = _pair(strides)
     dilation_rate = _pair(dilation_rate)
     if keras.backend.backend() == "tensorflow" and data_format == "channels_last":
@@ -64,51 +99,29 @@ def grouped_conv2d(
     )
 
 
+def _check_group_shapes(input_shape, kernel_shape, data_format):
+    try:
+        input_shape, kernel_shape = tuple(input_shape), tuple(kernel_shape)
+    except ValueError:  # a tensor of unknown rank: the backend op checks it
+        return
+    if len(input_shape) != 4 or len(kernel_shape) != 4:
+        raise ValueError(
+            "grouped_conv2d expects rank-4 inputs and a rank-4 kernel. "
+            f"Received: input_shape={input_shape}, kernel_shape={kernel_shape}"
+        )
+    channels = input_shape[-1] if data_format == "channels_last" else input_shape[1]
+    group_channels, filters = kernel_shape[-2], kernel_shape[-1]
+    if channels is None or group_channels is None:
+        return
+    if channels % group_channels or filters % (channels // group_channels):
+        raise ValueError(
+            "The kernel's input channels `kernel.shape[-2]` must divide the input channels, "
+            "and the resulting number of groups must divide the filters. Received: "
+            f"channels={channels}, kernel_shape={kernel_shape}"
+        )
+
+
 def _pair(value):
     if isinstance(value, int):
         return (value, value)
     return tuple(value)
-
-
-def has_fused_batch_norm():
-    """Whether :func:`fused_batch_norm` has a fused kernel on the current backend."""
-    return keras.backend.backend() == "tensorflow"
-
-
-def fused_batch_norm(inputs, scale, offset, mean=None, variance=None, epsilon=1e-3, training=True):
-    """Channels-last batch normalization with TensorFlow's fused kernel.
-
-    Args:
-        inputs: rank-4 channels-last tensor (float32, float16 or bfloat16).
-        scale, offset: float32 vectors of the channel count.
-        mean, variance: the moving statistics; used when ``training`` is False.
-        epsilon: the variance epsilon (TensorFlow raises values below 1.001e-5 to it).
-        training: normalize with the batch statistics and return them.
-
-    Returns:
-        ``(outputs, batch_mean, batch_variance)`` with the *biased* batch variance, as
-        ``keras.layers.BatchNormalization`` uses for its moving statistics; in inference the
-        last two are the given ``mean`` and ``variance``.
-    """
-    import tensorflow as tf
-
-    if training:
-        outputs, batch_mean, batch_variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, scale, offset, epsilon=epsilon, data_format="NHWC", is_training=True
-        )
-        shape = tf.shape(inputs)
-        count = tf.cast(shape[0] * shape[1] * shape[2], batch_variance.dtype)
-        # TensorFlow returns the unbiased variance; Keras keeps the biased one.
-        batch_variance = batch_variance * (count - 1.0) / tf.maximum(count, 1.0)
-        return outputs, batch_mean, batch_variance
-    outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
-        inputs,
-        scale,
-        offset,
-        mean=tf.cast(mean, "float32"),
-        variance=tf.cast(variance, "float32"),
-        epsilon=epsilon,
-        data_format="NHWC",
-        is_training=False,
-    )
-    return outputs, mean, variance
