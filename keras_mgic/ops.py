@@ -17,7 +17,7 @@ import functools
 import keras
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tensorflow_has_gpu():
     import tensorflow as tf
 
