@@ -281,7 +281,11 @@ class InvertedResidualBlock(_LevelBlock):
                 f"`expansion_ratio` must be a number >= 1. Received: expansion_ratio="
                 f"{expansion_ratio!r}"
             )
-        if se_ratio is not None and not (0 < se_ratio <= 1):
+        if se_ratio is not None and (
+            isinstance(se_ratio, bool)
+            or not isinstance(se_ratio, (int, float))
+            or not (0 < se_ratio <= 1)
+        ):
             raise ValueError(
                 f"`se_ratio` must be in (0, 1] or None. Received: se_ratio={se_ratio!r}"
             )
