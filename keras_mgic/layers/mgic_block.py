@@ -20,7 +20,8 @@ def _resolve_block(block):
             return registered
         raise ValueError(
             f"Unknown `block`: expected one of {sorted(LEVEL_BLOCKS)}, the registered name of a "
-            f"Layer class, or a Layer class. Received: block={block!r}"
+            "Layer class (decorate it with `keras.saving.register_keras_serializable`), or a "
+            f"Layer class. Received: block={block!r}"
         )
     if inspect.isclass(block) and issubclass(block, keras.layers.Layer):
         return block
@@ -122,6 +123,7 @@ class MGICBlock(keras.layers.Layer):
             groups = 1 if level == coarsest else level_groups(width, self.group_size)
             block = self._make_block(width, groups, level)
             block.build(level_shape)
+            self._check_block_output(block, level_shape, groups)
             self.level_blocks.append(block)
             if level == coarsest:
                 continue
@@ -157,6 +159,23 @@ class MGICBlock(keras.layers.Layer):
                 f"filters={width}, groups={groups} and block_kwargs={self.block_kwargs}: "
                 f"{error}"
             ) from error
+
+    def _check_block_output(self, block, level_shape, groups):
+        """Raises a ValueError unless the per-level block keeps its input's shape."""
+        spec = block.compute_output_spec(keras.KerasTensor(level_shape, dtype=self.compute_dtype))
+        output_shape = tuple(getattr(spec, "shape", ()))
+        same = len(output_shape) == 4 and output_shape[-1] == level_shape[-1]
+        same = same and all(
+            a is None or b is None or a == b
+            for a, b in zip(output_shape[1:3], level_shape[1:3], strict=True)
+        )
+        if not same:
+            raise ValueError(
+                "MGICBlock's per-level block must keep the shape of its input (c_in == c_out, "
+                f"same spatial size), but {self.block_class.__name__}(filters="
+                f"{level_shape[-1]}, groups={groups}) maps input_shape={level_shape} to "
+                f"another shape. Received: output_shape={output_shape}"
+            )
 
     def call(self, inputs, training=None):
         fine = [inputs]
