@@ -114,8 +114,25 @@ class ResidualBlock(_LevelBlock):
     (1, 8, 8, 16)
     """
 
-    def __init__(self, filters, groups=1, **kwargs):
-        super().__init__(filters, groups, **kwargs)
+    def __init__(
+        self,
+        filters,
+        groups=1,
+        kernel_size=3,
+        activation="relu",
+        kernel_initializer="he_normal",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            groups,
+            kernel_size=kernel_size,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
+        )
         self.conv1 = self._conv(filters, self.kernel_size, groups, "conv1")
         self.bn1 = self._norm("bn1")
         self.conv2 = self._conv(filters, self.kernel_size, groups, "conv2")
@@ -155,8 +172,26 @@ class BottleneckBlock(_LevelBlock):
     (1, 8, 8, 64)
     """
 
-    def __init__(self, filters, groups=1, bottleneck_ratio=4, **kwargs):
-        super().__init__(filters, groups, **kwargs)
+    def __init__(
+        self,
+        filters,
+        groups=1,
+        bottleneck_ratio=4,
+        kernel_size=3,
+        activation="relu",
+        kernel_initializer="he_normal",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            groups,
+            kernel_size=kernel_size,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
+        )
         self.bottleneck_ratio = positive_int("bottleneck_ratio", bottleneck_ratio)
         width = filters // bottleneck_ratio
         if width == 0 or filters % bottleneck_ratio or width % groups:
@@ -269,8 +304,27 @@ class InvertedResidualBlock(_LevelBlock):
     (1, 8, 8, 16)
     """
 
-    def __init__(self, filters, groups=1, expansion_ratio=4.0, se_ratio=None, **kwargs):
-        super().__init__(filters, groups, **kwargs)
+    def __init__(
+        self,
+        filters,
+        groups=1,
+        expansion_ratio=4.0,
+        se_ratio=None,
+        kernel_size=3,
+        activation="relu",
+        kernel_initializer="he_normal",
+        kernel_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            groups,
+            kernel_size=kernel_size,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            **kwargs,
+        )
         if isinstance(expansion_ratio, bool) or not isinstance(expansion_ratio, (int, float)):
             raise ValueError(
                 f"`expansion_ratio` must be a number >= 1. Received: expansion_ratio="

@@ -31,6 +31,12 @@ def _resolve_block(block):
     )
 
 
+def _deserialize_if_serialized(value):
+    if isinstance(value, dict) and "class_name" in value:
+        return keras.saving.deserialize_keras_object(value)
+    return value
+
+
 def _block_name(block_class):
     for name, cls in LEVEL_BLOCKS.items():
         if cls is block_class:
@@ -201,7 +207,22 @@ class MGICBlock(keras.layers.Layer):
                 "group_size": self.group_size,
                 "coarsest_size": self.coarsest_size,
                 "block": _block_name(self.block_class),
-                "block_kwargs": self.block_kwargs,
+                # Keras objects (regularizers, initializers, ...) serialized, so that the
+                # config is JSON-able and identical before and after a .keras round trip.
+                "block_kwargs": {
+                    key: keras.saving.serialize_keras_object(value)
+                    for key, value in self.block_kwargs.items()
+                },
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        block_kwargs = config.get("block_kwargs")
+        if isinstance(block_kwargs, dict):
+            config["block_kwargs"] = {
+                key: _deserialize_if_serialized(value) for key, value in block_kwargs.items()
+            }
+        return super().from_config(config)
