@@ -1,0 +1,144 @@
+"""``keras-mgic summary MODEL``: parameters and MACs of an MGIC model next to its dense twin.
+
+MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` and
+``resnet56`` both print the pair. ``--group-size`` and ``--coarsest-size`` go to the MGIC
+model, ``--width-multiplier`` (MobileNetV3 only) and ``--input-size`` to both. FLOPs are
+counted as multiply-adds, as in the paper (see ``keras_mgic.profiling.count_flops``).
+
+Example::
+
+    keras-mgic summary mgic_resnet56 --group-size 16 --coarsest-size 32
+"""
+
+import argparse
+import inspect
+import sys
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(parser):
+    parser.add_argument("model", help="model name, e.g. resnet56 or mgic_resnet56")
+    parser.add_argument("--group-size", type=_positive_int, help="s_g of the MGIC model")
+    parser.add_argument("--coarsest-size", type=_positive_int, help="s_c of the MGIC model")
+    parser.add_argument(
+        "--width-multiplier", type=_positive_float, help="width multiplier (MobileNetV3 only)"
+    )
+    parser.add_argument(
+        "--input-size", type=_positive_int, help="input height and width (default: the model's)"
+    )
+
+
+def model_pair(name, models):
+    """``(dense_name, mgic_name)`` for either name of a pair, or raises ValueError."""
+    dense = name[len("mgic_") :] if name.startswith("mgic_") else name
+    mgic = f"mgic_{dense}"
+    if dense not in models or mgic not in models:
+        pairs = sorted(n for n in models if not n.startswith("mgic_") and f"mgic_{n}" in models)
+        choices = ", ".join(f"{n} / mgic_{n}" for n in pairs)
+        raise ValueError(f"Unknown model: expected one of {choices}. Received: model={name!r}")
+    return dense, mgic
+
+
+def _accepts(builder, argument):
+    return argument in inspect.signature(builder).parameters
+
+
+def _build(builder, name, kwargs):
+    for argument, value in kwargs.items():
+        if not _accepts(builder, argument):
+            flag = "--" + argument.replace("_", "-")
+            raise ValueError(
+                f"{flag} does not apply to {name}, whose builder has no `{argument}` argument. "
+                f"Received: {argument}={value!r}"
+            )
+    return builder(**kwargs)
+
+
+def summarize(name, group_size=None, coarsest_size=None, width_multiplier=None, input_size=None):
+    """Rows ``(label, params, macs)`` for the dense model, the MGIC model and their ratio."""
+    import keras
+
+    from keras_mgic import models, profiling
+
+    dense_name, mgic_name = model_pair(name, models.MODELS)
+    common = {}
+    if width_multiplier is not None:
+        common["width_multiplier"] = width_multiplier
+    if input_size is not None:
+        common["input_shape"] = (input_size, input_size, 3)
+    mgic_kwargs = dict(common)
+    if group_size is not None:
+        mgic_kwargs["group_size"] = group_size
+    if coarsest_size is not None:
+        mgic_kwargs["coarsest_size"] = coarsest_size
+
+    rows = []
+    for label, kwargs in ((dense_name, common), (mgic_name, mgic_kwargs)):
+        model = _build(models.MODELS[label], label, kwargs)
+        rows.append((label, profiling.count_params(model), profiling.count_flops(model)))
+        shape = tuple(model.inputs[0].shape[1:])
+        del model
+        keras.backend.clear_session()
+    return rows, shape
+
+
+def _settings(args, models):
+    parts = []
+    mgic = models.MODELS[model_pair(args.model, models.MODELS)[1]]
+    signature = inspect.signature(mgic).parameters
+    for argument in ("group_size", "coarsest_size", "width_multiplier"):
+        value = getattr(args, argument)
+        if value is None and argument in signature:
+            value = signature[argument].default
+        if value is not None:
+            parts.append(f"{argument}={value}")
+    return ", ".join(parts)
+
+
+def run(args):
+    from keras_mgic import models
+
+    try:
+        rows, shape = summarize(
+            args.model,
+            group_size=args.group_size,
+            coarsest_size=args.coarsest_size,
+            width_multiplier=args.width_multiplier,
+            input_size=args.input_size,
+        )
+        settings = _settings(args, models)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    (dense, dense_params, dense_macs), (mgic, mgic_params, mgic_macs) = rows
+    size = "x".join(str(d) for d in shape)
+    print(f"{mgic} ({settings}) vs {dense}, input {size}, batch 1")
+    print("FLOPs are multiply-adds (MACs), as the paper counts them.")
+    width = max(len(dense), len(mgic), len("ratio MGIC / dense"))
+    print(f"{'model':<{width}}  {'params':>12}  {'MACs':>15}")
+    for label, params, macs in rows:
+        print(f"{label:<{width}}  {params:>12d}  {macs:>15d}")
+    print(
+        f"{'ratio MGIC / dense':<{width}}  {mgic_params / dense_params:>12.3f}  "
+        f"{mgic_macs / dense_macs:>15.3f}"
+    )
+    return 0
