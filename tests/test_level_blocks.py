@@ -200,3 +200,12 @@ def test_bad_input_shapes_raise(name):
         cls(filters=16).build((None, 4, 4, None))
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 16"):
         cls(filters=16)(np.ones((1, 4, 4, 8), "float32"))
+
+
+def test_squeeze_excite_bad_input_shapes_raise():
+    with pytest.raises(ValueError, match="channels=8, filters=16"):
+        SqueezeExcite(16, 4).build((None, 4, 4, 8))
+    with pytest.raises(ValueError, match=r"input_shape=\(None, 4, 4, None\)"):
+        SqueezeExcite(16, 4).build((None, 4, 4, None))
+    with pytest.raises(ValueError, match="expected ndim=4"):
+        SqueezeExcite(16, 4)(keras.Input((4, 16)))

@@ -247,3 +247,12 @@ def test_public_objects_are_registered():
         assert name == f"keras_mgic>{obj.__name__}"
         assert keras.saving.get_registered_object(name) is obj
     assert keras_mgic.MGICBlock is MGICBlock
+
+
+def test_initializer_config_holds_exactly_the_init_arguments():
+    params = set(inspect.signature(ChannelAveraging.__init__).parameters) - {"self"}
+    init = ChannelAveraging(jitter=0.2, seed=1)
+    assert init.get_config() == {"jitter": 0.2, "seed": 1}
+    assert set(init.get_config()) == params
+    clone = ChannelAveraging.from_config(init.get_config())
+    np.testing.assert_array_equal(_np(clone((1, 1, 4, 2))), _np(init((1, 1, 4, 2))))

@@ -244,6 +244,7 @@ class SqueezeExcite(keras.layers.Layer):
         super().__init__(**kwargs)
         self.filters = positive_int("filters", filters)
         self.squeeze_filters = positive_int("squeeze_filters", squeeze_filters)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
         self.reduce = keras.layers.Conv2D(
             squeeze_filters, 1, activation="relu", dtype=self.dtype_policy, name="reduce"
         )
@@ -252,7 +253,13 @@ class SqueezeExcite(keras.layers.Layer):
         )
 
     def build(self, input_shape):
-        pooled = (input_shape[0], 1, 1, input_shape[-1])
+        channels = image_channels("SqueezeExcite", input_shape)
+        if channels != self.filters:
+            raise ValueError(
+                "SqueezeExcite gates its input's channels: the input must have `filters` "
+                f"channels. Received: channels={channels}, filters={self.filters}"
+            )
+        pooled = (input_shape[0], 1, 1, channels)
         self.reduce.build(pooled)
         self.expand.build(self.reduce.compute_output_shape(pooled))
 
