@@ -195,10 +195,6 @@ def test_dense_parameter_count_matches_keras_applications(ours, theirs):
     assert count == expected  # the same layers: equal to the parameter
 
 
-def test_dense_large_reference_numbers():
-    assert _params(MobileNetV3Large()) == 5_483_032  # paper Table 4: 5.4M
-
-
 @functools.cache
 def _mgic_large_224(width, last_point_filters=None):
     """MGIC-MobileNetV3-Large at 224x224, built once per width (only built, never run)."""
@@ -211,14 +207,14 @@ def _mgic_large_224(width, last_point_filters=None):
 @pytest.mark.parametrize(
     "width, extra, ours, paper",
     [
-        (0.6, {"last_point_filters": 768}, 2_315_568, 2.3e6),
-        (1.0, {}, 5_721_584, 5.2e6),
+        (0.6, {"last_point_filters": 768}, 2_315_576, 2.3e6),
+        (1.0, {}, 5_721_608, 5.2e6),
         (1.2, {}, 7_802_464, 7.1e6),
     ],
 )
 def test_mgic_large_parameter_counts_against_the_paper(width, extra, ours, paper):
     count = _params(_mgic_large_224(width, **extra))
-    assert count == pytest.approx(ours, rel=1e-4)
+    assert count == ours
     assert count == pytest.approx(paper, rel=0.15)
 
 

@@ -24,31 +24,41 @@ With ``s_c = 64`` the channel hierarchy only has a second level where a block is
 ``2 * s_c = 128`` wide: the 160-wide last stage at width 1.0; the 136- and 192-wide stages at
 1.2; nothing at 0.6 (widths 16..96). Narrower MGIC blocks are single-level, i.e. exactly the
 (dense) inverted residual (Algorithm 1 with ``n_levels = 0``). On a width that ``group_size``
-does not divide (160 and 136 at ``s_g = 64``), the block uses ``floor(c / s_g)`` equal groups,
-as the paper's reference code does (2 groups of 80 and of 68 channels): the MGICBlock is given
-the equivalent group size ``c / groups``.
+does not divide (160 and 136 at ``s_g = 64``), ``MGICBlock`` would raise; the block instead
+uses the ``floor(c / s_g)`` equal groups that the reference code's group count gives (DESIGN
+§3): 2 groups of 80 and of 68 channels, by handing the MGICBlock the equivalent group size
+``c / groups`` (see :func:`block_group_size`).
 
 **Numbers** (trainable parameters; MACs at 224x224, 1000 classes; paper Table 4):
 
 =====================  ==========  ===========  ==============  =================
 model                  params      MACs         paper params    paper MACs
 =====================  ==========  ===========  ==============  =================
+MobileNetV3Large 0.6   3.097M      100.1M
 MobileNetV3Large 1.0   5.483M      216.6M       5.4M            219M
+MobileNetV3Large 1.2   7.604M      326.7M
 MGIC 0.6               3.123M      90.0M        2.3M (+36%)     48M (+88%)
 MGIC 0.6, head 768     2.316M      89.2M        2.3M (+1%)      48M (+86%)
 MGIC 1.0               5.722M      195.8M       5.2M (+10%)     145M (+35%)
 MGIC 1.2               7.802M      276.3M       7.1M (+10%)     233M (+19%)
 =====================  ==========  ===========  ==============  =================
 
-Parameters land within 10% of the paper on the 1.0 and 1.2 rows, and on the 0.6 row when the
-head's 1280 "last point" width is scaled with the width (``last_point_filters=768``, as in
-torchvision; ``keras.applications`` and the MobileNetV3 paper scale it only above 1.0, which
-this builder follows by default). The paper's MACs are not reproduced: with ``s_g = s_c = 64``
-no block narrower than 128 channels can be grouped or coarsened, and the dense early stages
-alone (stem and the 16/24-wide blocks at 112x112 and 56x56) cost more than 35M MACs at every
-width; the 0.6x row's 48M is below what any grouping with 64-channel groups can reach. The
-trend (MACs and parameters rising with the width, MGIC below the dense model at the same
-width: 90M vs 100M at 0.6, 196M vs 217M at 1.0, 276M vs 327M at 1.2) is kept.
+The dense rows equal ``keras.applications.MobileNetV3Large(alpha=...)`` to the parameter.
+MGIC parameters land within 10% of the paper on the 1.0 and 1.2 rows, and on the 0.6 row when
+the head's 1280 "last point" width is scaled with the width (``last_point_filters=768``, as
+torchvision does; ``keras.applications`` and the MobileNetV3 paper scale it only above 1.0,
+which this builder follows by default). Unlike the paper (5.2M < 5.4M), the MGIC models have
+slightly *more* parameters than the dense ones (+1%, +4%, +3%): each level's inverted residual
+has its own dense squeeze-excite (1.80M of the 5.72M at 1.0), and keeping the exp size at
+``c_out`` widens the 1x1 convs of the rows that change width. Grouping the squeeze-excite's
+1x1 convs like the block's other 1x1 convs would give 5.15M at 1.0 and 6.44M at 1.2.
+
+The paper's MACs are not reproduced. MGIC is below the dense model at every width (90M vs
+100M, 196M vs 217M, 276M vs 327M), and the trend is kept, but with ``s_g = s_c = 64`` no block
+narrower than 128 channels can be grouped or coarsened: at 0.6 nothing is (the MGIC model is
+the dense one with transitions), and its stem and 112x112 / 56x56 blocks alone cost 28M MACs,
+so 48M would need the 28x28..7x7 stages to drop from 62M to 20M. Where the hierarchy does exist
+(the 7x7 stage), the MACs are few.
 """
 
 import math
@@ -612,8 +622,8 @@ MGICMobileNetV3Small.__doc__ = (
 
     At width 1.0 no block is 128 channels wide, so with ``s_c = 64`` the MGIC blocks are
     single-level (dense inverted residuals) and only the transitions differ from the dense
-    model; the hierarchy appears from ``width_multiplier=1.4`` (blocks of 136+ channels) or
-    with a smaller ``coarsest_size``.
+    model; the hierarchy appears from ``width_multiplier=1.3`` (the 96-wide stage becomes
+    128 wide) or with a smaller ``coarsest_size``.
 """
     + _ARGS_DOC
     + _MGIC_ARGS_DOC
