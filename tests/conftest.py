@@ -233,6 +233,11 @@ def config_as_json(config):
     return json.loads(json.dumps(config, default=repr))
 
 
+@pytest.fixture
+def as_json():
+    return config_as_json
+
+
 def _run_fresh_process(job_dir, models, import_test_blocks=False):
     """Saves ``{name: (model, x)}`` under ``job_dir``, reloads them in a new process.
 

@@ -218,16 +218,14 @@ def reloaded(fresh_process_module):
 
 
 @pytest.mark.parametrize("case", [*sorted(CASES), "network"])
-def test_keras_file_reloads_in_a_fresh_process(reloaded, case):
-    from conftest import config_as_json
-
+def test_keras_file_reloads_in_a_fresh_process(reloaded, as_json, case):
     models, outputs = reloaded
     model, x = models[case]
     y, configs = outputs[case]
     want = _np(model(x, training=False))
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(y, want, atol=1e-6)
-    assert configs == [config_as_json(layer.get_config()) for layer in model.layers]
+    assert configs == [as_json(layer.get_config()) for layer in model.layers]
 
 
 def test_public_objects_are_registered():
