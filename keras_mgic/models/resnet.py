@@ -360,11 +360,11 @@ def _variant(variant, mgic, name, num_classes, kwargs):
 
 def ResNet20(
     input_shape=None,
-    num_classes=None,
     include_top=True,
+    num_classes=None,
     pooling=None,
-    classifier_activation="softmax",
     dropout_rate=0.0,
+    classifier_activation="softmax",
     name=None,
 ):
     """Dense CIFAR ResNet-20 (3 stages of 3 basic blocks, 16/32/64 channels).
@@ -394,11 +394,11 @@ def ResNet20(
 
 def ResNet56(
     input_shape=None,
-    num_classes=None,
     include_top=True,
+    num_classes=None,
     pooling=None,
-    classifier_activation="softmax",
     dropout_rate=0.0,
+    classifier_activation="softmax",
     name=None,
 ):
     """Dense CIFAR ResNet-56 (3 stages of 9 basic blocks, 16/32/64 channels).
@@ -428,11 +428,11 @@ def ResNet56(
 
 def ResNet110(
     input_shape=None,
-    num_classes=None,
     include_top=True,
+    num_classes=None,
     pooling=None,
-    classifier_activation="softmax",
     dropout_rate=0.0,
+    classifier_activation="softmax",
     name=None,
 ):
     """Dense CIFAR ResNet-110 (3 stages of 18 basic blocks, 16/32/64 channels).
@@ -460,14 +460,14 @@ def ResNet110(
 
 
 def MGICResNet20(
+    input_shape=None,
+    include_top=True,
+    num_classes=None,
+    pooling=None,
+    dropout_rate=0.0,
+    classifier_activation="softmax",
     group_size=8,
     coarsest_size=16,
-    input_shape=None,
-    num_classes=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
     name=None,
 ):
     """MGIC-ResNet-20: ResNet-20 with every block an ``MGICBlock`` of basic blocks.
@@ -498,14 +498,14 @@ def MGICResNet20(
 
 
 def MGICResNet56(
+    input_shape=None,
+    include_top=True,
+    num_classes=None,
+    pooling=None,
+    dropout_rate=0.0,
+    classifier_activation="softmax",
     group_size=8,
     coarsest_size=16,
-    input_shape=None,
-    num_classes=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
     name=None,
 ):
     """MGIC-ResNet-56 (paper Table 2, ``s_g = 8``, ``s_c = 16``; Tables 7 and 8).
@@ -539,14 +539,14 @@ def MGICResNet56(
 
 
 def MGICResNet110(
+    input_shape=None,
+    include_top=True,
+    num_classes=None,
+    pooling=None,
+    dropout_rate=0.0,
+    classifier_activation="softmax",
     group_size=8,
     coarsest_size=16,
-    input_shape=None,
-    num_classes=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
     name=None,
 ):
     """MGIC-ResNet-110: ResNet-110 with every block an ``MGICBlock`` of basic blocks.
@@ -578,11 +578,11 @@ def MGICResNet110(
 
 def ResNet50(
     input_shape=None,
-    num_classes=None,
     include_top=True,
+    num_classes=None,
     pooling=None,
-    classifier_activation="softmax",
     dropout_rate=0.0,
+    classifier_activation="softmax",
     name=None,
 ):
     """Dense ImageNet ResNet-50 (bottleneck blocks, stages 256/512/1024/2048 wide, 3/4/6/3).
@@ -613,14 +613,14 @@ def ResNet50(
 
 
 def MGICResNet50(
+    input_shape=None,
+    include_top=True,
+    num_classes=None,
+    pooling=None,
+    dropout_rate=0.0,
+    classifier_activation="softmax",
     group_size=32,
     coarsest_size=64,
-    input_shape=None,
-    num_classes=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
     name=None,
 ):
     """MGIC-ResNet-50 (paper Table 3): ResNet-50 with ``MGICBlock`` s of bottleneck blocks.

@@ -1,0 +1,90 @@
+"""`keras-mgic summary`: the printed counts are count_params / count_flops of the pair."""
+
+import functools
+import re
+
+import keras
+import pytest
+
+from keras_mgic import cli, models, profiling
+
+
+def _printed_rows(text):
+    rows = {}
+    for line in text.splitlines():
+        match = re.fullmatch(r"(\S+)\s+(\d+)\s+(\d+)", line.strip())
+        if match:
+            rows[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    ratio = re.search(r"ratio MGIC / dense\s+([\d.]+)\s+([\d.]+)", text)
+    return rows, (float(ratio.group(1)), float(ratio.group(2)))
+
+
+def _expected(name, **kwargs):
+    return _expected_cached(name, tuple(sorted(kwargs.items())))
+
+
+@functools.cache
+def _expected_cached(name, items):
+    model = models.get_model(name, **dict(items))
+    counts = profiling.count_params(model), profiling.count_flops(model)
+    keras.backend.clear_session()
+    return counts
+
+
+@pytest.mark.parametrize("name", ["mgic_resnet20", "resnet20"])
+def test_summary_prints_the_pair_and_their_ratio(name, capsys):
+    assert cli.main(["summary", name, "--group-size", "16", "--coarsest-size", "8"]) == 0
+    out = capsys.readouterr().out
+    rows, ratio = _printed_rows(out)
+    dense = _expected("resnet20")
+    mgic = _expected("mgic_resnet20", group_size=16, coarsest_size=8)
+    assert rows == {"resnet20": dense, "mgic_resnet20": mgic}
+    assert ratio == (
+        pytest.approx(mgic[0] / dense[0], abs=1e-3),
+        pytest.approx(mgic[1] / dense[1], abs=1e-3),
+    )
+    assert "group_size=16, coarsest_size=8" in out and "input 32x32x3" in out
+
+
+def test_summary_defaults_and_input_size(capsys):
+    assert cli.main(["summary", "mgic_resnet20", "--input-size", "16"]) == 0
+    out = capsys.readouterr().out
+    rows, _ = _printed_rows(out)
+    assert rows["resnet20"] == _expected("resnet20", input_shape=(16, 16, 3))
+    assert rows["mgic_resnet20"] == _expected("mgic_resnet20", input_shape=(16, 16, 3))
+    assert "group_size=8, coarsest_size=16" in out and "input 16x16x3" in out
+
+
+def test_summary_width_multiplier_for_mobilenet(capsys):
+    argv = ["summary", "mobilenet_v3_small", "--width-multiplier", "0.5", "--input-size", "32"]
+    assert cli.main(argv) == 0
+    rows, _ = _printed_rows(capsys.readouterr().out)
+    kwargs = {"width_multiplier": 0.5, "input_shape": (32, 32, 3)}
+    assert rows["mobilenet_v3_small"] == _expected("mobilenet_v3_small", **kwargs)
+    assert rows["mgic_mobilenet_v3_small"] == _expected("mgic_mobilenet_v3_small", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["summary", "resnet57"], "Unknown model: expected one of .*Received: model='resnet57'"),
+        (["summary", "mgic_resnet56", "--width-multiplier", "0.5"], "width_multiplier=0.5"),
+        (["summary", "resnet50", "--input-size", "16"], "downsamples by 32"),
+        (["summary", "mgic_resnet20", "--group-size", "3"], "group_size=3"),
+    ],
+)
+def test_summary_reports_bad_values_without_a_traceback(argv, message, capsys):
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert re.search(f"error: .*{message}", captured.err)
+    assert "Traceback" not in captured.err and captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "flag, value", [("--group-size", "0"), ("--input-size", "-4"), ("--width-multiplier", "x")]
+)
+def test_summary_rejects_malformed_numbers_with_argparse(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["summary", "resnet20", flag, value])
+    assert exit_info.value.code == 2
+    assert "expected a positive" in capsys.readouterr().err

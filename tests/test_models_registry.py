@@ -1,0 +1,138 @@
+"""Every builder of keras_mgic.models.MODELS: shapes, finite outputs, gradients, features,
+`.keras` round trip and argument errors, at the smallest input each architecture takes."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_mgic import models
+
+NAMES = sorted(models.MODELS)
+SIZE = 32  # the smallest input of the ImageNet-style models (total stride 32)
+CLASSES = 5
+WIDTH_NAMES = [
+    n for n in NAMES if "width_multiplier" in inspect.signature(models.MODELS[n]).parameters
+]
+
+
+def _small_kwargs(name):
+    """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
+    kwargs = {"input_shape": (SIZE, SIZE, 3), "num_classes": CLASSES}
+    if "width_multiplier" in inspect.signature(models.MODELS[name]).parameters:
+        kwargs["width_multiplier"] = 0.5
+    return kwargs
+
+
+def _build(name, **overrides):
+    return models.get_model(name, **{**_small_kwargs(name), **overrides})
+
+
+def test_registry_has_all_twelve_builders_in_pairs():
+    assert len(NAMES) == 12
+    assert len(WIDTH_NAMES) == 4  # the MobileNetV3 builders
+    for name in NAMES:
+        if name.startswith("mgic_"):
+            assert name[len("mgic_") :] in models.MODELS
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_builder_forward_and_gradients(name):
+    model = _build(name)
+    assert model.output_shape == (None, CLASSES)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, SIZE, SIZE, 3)).astype("float32")
+    weights = tf.constant(rng.normal(size=(2, CLASSES)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = model(x, training=True)
+        loss = tf.reduce_sum(y * weights)
+    assert tuple(y.shape) == (2, CLASSES)
+    assert np.all(np.isfinite(y.numpy()))
+    variables = model.trainable_variables
+    grads = tape.gradient(loss, variables)
+    missing = [v.path for v, g in zip(variables, grads, strict=True) if g is None]
+    zero = [
+        v.path
+        for v, g in zip(variables, grads, strict=True)
+        if g is not None and not np.any(np.asarray(g))
+    ]
+    nonfinite = [
+        v.path
+        for v, g in zip(variables, grads, strict=True)
+        if g is not None and not np.all(np.isfinite(np.asarray(g)))
+    ]
+    assert not missing and not zero and not nonfinite, (missing, zero, nonfinite)
+
+
+def _feature_size(name):
+    """Height and width of the last feature map at SIZE x SIZE: CIFAR ResNets stride 4."""
+    return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_builder_features_and_pooling(name):
+    features = _build(name, include_top=False)
+    size = _feature_size(name)
+    channels = features.output_shape[-1]
+    assert features.output_shape == (None, size, size, channels) and channels > 0
+    pooled = _build(name, include_top=False, pooling="avg")
+    assert pooled.output_shape == (None, channels)
+    assert pooled.get_layer("avg_pool").input.shape == (None, size, size, channels)
+
+
+@pytest.mark.parametrize("name", ["resnet20", "mobilenet_v3_small"])
+def test_builder_max_pooling(name):
+    features = _build(name, include_top=False)
+    pooled = _build(name, include_top=False, pooling="max")
+    assert pooled.output_shape == (None, features.output_shape[-1])
+    assert pooled.get_layer("max_pool") is not None
+
+
+def test_cifar_builders_keep_an_8x8_feature_map():
+    for name in ("resnet20", "mgic_resnet56"):
+        assert _build(name, include_top=False).output_shape == (None, 8, 8, 64)
+
+
+@pytest.mark.parametrize("name", ["mgic_resnet20", "mgic_mobilenet_v3_small"])
+def test_keras_round_trip_keeps_outputs(name, tmp_path):
+    model = _build(name)
+    x = np.random.default_rng(1).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
+    model(x, training=True)  # move the BatchNorm statistics away from their initial values
+    expected = model(x, training=False).numpy()
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(loaded(x, training=False).numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert loaded.name == model.name
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        ({"input_shape": (1, 1, 3)}, "input_shape"),
+        ({"num_classes": 0}, "num_classes=0"),
+        ({"num_classes": -3}, "num_classes=-3"),
+    ],
+)
+def test_builder_rejects_what_it_cannot_take(name, overrides, match):
+    with pytest.raises(ValueError, match=match):
+        _build(name, **overrides)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in NAMES if "width_multiplier" in inspect.signature(models.MODELS[n]).parameters],
+)
+@pytest.mark.parametrize("width_multiplier", [0, -0.5, float("nan")])
+def test_builder_rejects_bad_width_multipliers(name, width_multiplier):
+    with pytest.raises(ValueError, match="width_multiplier"):
+        _build(name, width_multiplier=width_multiplier)
+
+
+def test_get_model_unknown_name():
+    with pytest.raises(ValueError, match="name='resnet57'"):
+        models.get_model("resnet57")
