@@ -279,9 +279,8 @@ def _dense_block(x, spec, in_filters, filters, prefix):
     x = _batch_norm(f"{prefix}_depthwise_bn")(x)
     x = layers.Activation(spec.activation, name=f"{prefix}_depthwise_activation")(x)
     if spec.squeeze_excite:
-        x = SqueezeExcite(expanded, _depth(expanded * _SE_RATIO), name=f"{prefix}_squeeze_excite")(
-            x
-        )
+        squeeze = _depth(expanded * _SE_RATIO)
+        x = SqueezeExcite(expanded, squeeze, name=f"{prefix}_squeeze_excite")(x)
     x = layers.Conv2D(
         filters, 1, use_bias=False, kernel_initializer="he_normal", name=f"{prefix}_project"
     )(x)
@@ -421,9 +420,12 @@ def build_mobilenet_v3(
         x = layers.Activation(_HS, name="head_activation")(x)
         if dropout_rate > 0:
             x = layers.Dropout(dropout_rate, name="head_dropout")(x)
-        x = layers.Conv2D(num_classes, 1, dtype="float32", name="logits")(x)
-        x = layers.Flatten(dtype="float32", name="logits_flatten")(x)
-        x = layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
+        # DESIGN §7: under a mixed-precision policy the logits are computed in float32.
+        policy = keras.config.dtype_policy()
+        head_dtype = "float32" if policy.compute_dtype != policy.variable_dtype else None
+        x = layers.Conv2D(num_classes, 1, dtype=head_dtype, name="logits")(x)
+        x = layers.Flatten(dtype=head_dtype, name="logits_flatten")(x)
+        x = layers.Activation(classifier_activation, dtype=head_dtype, name="predictions")(x)
     elif pooling == "avg":
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     elif pooling == "max":
