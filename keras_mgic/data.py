@@ -133,8 +133,14 @@ def load_digits_arrays(image_size=32):
     ((1437, 32, 32, 3), (360, 32, 32, 3), 9)
     """
     import tensorflow as tf
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as error:
+        raise ImportError(
+            "The offline digits data set needs scikit-learn: pip install 'keras-mgic[datasets]'"
+        ) from error
 
     image_size = _check_positive_int("image_size", image_size)
     digits = load_digits()
@@ -157,7 +163,13 @@ def load_digits_arrays(image_size=32):
 
 
 def _tfds_load(name, split, data_dir, download):
-    import tensorflow_datasets as tfds
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as error:
+        raise ImportError(
+            f"TFDS data sets such as {name!r} need tensorflow-datasets: "
+            "pip install 'keras-mgic[datasets]'"
+        ) from error
 
     try:
         return tfds.load(

@@ -56,8 +56,9 @@ def format_table(rows):
     """The side-by-side table of the demo's results.
 
     Args:
-        rows: list of dicts with ``name``, ``test_accuracy``, ``params``, ``flops`` and
-            ``seconds_per_epoch``.
+        rows: list of dicts with ``name``, ``test_accuracy``, ``params``, ``flops``,
+            ``seconds_per_epoch`` (median training seconds of an epoch) and optionally
+            ``fit_seconds`` (the whole ``model.fit``, first-epoch tracing included).
 
     Returns:
         The table as a string.
@@ -66,9 +67,9 @@ def format_table(rows):
 
     >>> print(format_table([{"name": "A", "test_accuracy": 0.9, "params": 1000,
     ...                      "flops": 2_000_000, "seconds_per_epoch": 1.5}]))
-    model | test accuracy | params | FLOPs (MACs) | s/epoch
-    ----- | ------------- | ------ | ------------ | -------
-    A     |        90.00% |  1.00K |        2.00M |    1.50
+    model | test accuracy | params | FLOPs (MACs) | s/epoch | fit s
+    ----- | ------------- | ------ | ------------ | ------- | -----
+    A     |        90.00% |  1.00K |        2.00M |    1.50 |   n/a
     """
 
     def human(value):
@@ -79,14 +80,18 @@ def format_table(rows):
                 return f"{value / scale:.2f}{unit}"
         return str(value)
 
-    header = ("model", "test accuracy", "params", "FLOPs (MACs)", "s/epoch")
+    def seconds(value):
+        return "n/a" if value is None else f"{value:.2f}"
+
+    header = ("model", "test accuracy", "params", "FLOPs (MACs)", "s/epoch", "fit s")
     lines = [
         (
             row["name"],
             f"{100 * row['test_accuracy']:.2f}%",
             human(row["params"]),
             human(row["flops"]),
-            "n/a" if row["seconds_per_epoch"] is None else f"{row['seconds_per_epoch']:.2f}",
+            seconds(row["seconds_per_epoch"]),
+            seconds(row.get("fit_seconds")),
         )
         for row in rows
     ]

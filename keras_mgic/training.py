@@ -220,6 +220,23 @@ def learning_rate_schedule(learning_rate, schedule, epochs, steps_per_epoch):
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
+def _check_optimizer_args(weight_decay, momentum):
+    if weight_decay is not None and (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float))
+        or not weight_decay >= 0
+    ):
+        raise ValueError(
+            f"`weight_decay` must be a number >= 0. Received: weight_decay={weight_decay!r}"
+        )
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, (int, float))
+        or not (0 <= momentum < 1)
+    ):
+        raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
+
+
 def make_optimizer(learning_rate, weight_decay=1e-4, momentum=0.9):
     """SGD with momentum and decoupled weight decay (see the module docstring).
 
@@ -231,20 +248,7 @@ def make_optimizer(learning_rate, weight_decay=1e-4, momentum=0.9):
     """
     import keras
 
-    if weight_decay is not None and (
-        isinstance(weight_decay, bool)
-        or not isinstance(weight_decay, (int, float))
-        or weight_decay < 0
-    ):
-        raise ValueError(
-            f"`weight_decay` must be a number >= 0. Received: weight_decay={weight_decay!r}"
-        )
-    if (
-        isinstance(momentum, bool)
-        or not isinstance(momentum, (int, float))
-        or not (0 <= momentum < 1)
-    ):
-        raise ValueError(f"`momentum` must be in [0, 1). Received: momentum={momentum!r}")
+    _check_optimizer_args(weight_decay, momentum)
     return keras.optimizers.SGD(
         learning_rate=learning_rate,
         momentum=float(momentum),
@@ -333,7 +337,7 @@ def read_log(path):
 
 
 def plot_learning_curves(logs, path, title=None):
-    """Writes a PNG with loss and accuracy per epoch (train solid, test dashed).
+    """Writes a PNG with loss (log scale) and accuracy per epoch (train solid, test dashed).
 
     Args:
         logs: ``{label: log.csv path}``; one line pair per label.
@@ -364,6 +368,7 @@ def plot_learning_curves(logs, path, title=None):
                 axis.plot(epochs, columns[key], color=color, label=f"{label} train")
             if f"val_{key}" in columns:
                 axis.plot(epochs, columns[f"val_{key}"], "--", color=color, label=f"{label} test")
+    axes[0].set_yscale("log")  # early test losses can be orders of magnitude above the rest
     for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
         axis.set_xlabel("epoch")
         axis.set_ylabel(key)
@@ -457,6 +462,7 @@ def train(
     _positive("learning_rate", learning_rate, float)
     _choice("schedule", schedule, SCHEDULES)
     _choice("distribute", distribute, DISTRIBUTE)
+    _check_optimizer_args(weight_decay, momentum)
     if not isinstance(output, (str, os.PathLike)) or not str(output):
         raise ValueError(f"`output` must be a directory path. Received: output={output!r}")
     if model_kwargs is not None and not isinstance(model_kwargs, dict):
@@ -594,6 +600,8 @@ def train(
             "distribute": distribute,
             "replicas": int(replicas),
             "input_shape": list(data.input_shape),
+            # The model expects images as (pixels / 255 - mean) / std, per channel.
+            "normalization": {"mean": list(data.mean), "std": list(data.std)},
             "num_classes": int(data.num_classes),
             "num_train": data.num_train,
             "num_test": data.num_test,
@@ -609,11 +617,16 @@ def train(
         if is_chief:
             net.save(os.path.join(work_dir, "model.keras"))
             if columns:
-                plot_learning_curves(
-                    {metrics["model"]: log_path},
-                    os.path.join(work_dir, "learning_curves.png"),
-                    title=f"{metrics['model']} on {data.name}",
-                )
+                try:
+                    plot_learning_curves(
+                        {metrics["model"]: log_path},
+                        os.path.join(work_dir, "learning_curves.png"),
+                        title=f"{metrics['model']} on {data.name}",
+                    )
+                except ImportError:
+                    print(
+                        "keras_mgic.training: matplotlib is not installed; no learning-curve PNG."
+                    )
         with open(os.path.join(work_dir, "metrics.json"), "w") as f:
             json.dump(metrics, f, indent=2)
         return metrics
