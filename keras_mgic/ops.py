@@ -125,3 +125,47 @@ def _pair(value):
     if isinstance(value, int):
         return (value, value)
     return tuple(value)
+
+
+def has_fused_batch_norm():
+    """Whether :func:`fused_batch_norm` has a fused kernel on the current backend."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def fused_batch_norm(inputs, scale, offset, mean=None, variance=None, epsilon=1e-3, training=True):
+    """Channels-last batch normalization with TensorFlow's fused kernel.
+
+    Args:
+        inputs: rank-4 channels-last tensor (float32, float16 or bfloat16).
+        scale, offset: float32 vectors of the channel count.
+        mean, variance: the moving statistics; used when ``training`` is False.
+        epsilon: the variance epsilon (TensorFlow raises values below 1.001e-5 to it).
+        training: normalize with the batch statistics and return them.
+
+    Returns:
+        ``(outputs, batch_mean, batch_variance)`` with the *biased* batch variance, as
+        ``keras.layers.BatchNormalization`` uses for its moving statistics; in inference the
+        last two are the given ``mean`` and ``variance``.
+    """
+    import tensorflow as tf
+
+    if training:
+        outputs, batch_mean, batch_variance = tf.compat.v1.nn.fused_batch_norm(
+            inputs, scale, offset, epsilon=epsilon, data_format="NHWC", is_training=True
+        )
+        shape = tf.shape(inputs)
+        count = tf.cast(shape[0] * shape[1] * shape[2], batch_variance.dtype)
+        # TensorFlow returns the unbiased variance; Keras keeps the biased one.
+        batch_variance = batch_variance * (count - 1.0) / tf.maximum(count, 1.0)
+        return outputs, batch_mean, batch_variance
+    outputs, _, _ = tf.compat.v1.nn.fused_batch_norm(
+        inputs,
+        scale,
+        offset,
+        mean=tf.cast(mean, "float32"),
+        variance=tf.cast(variance, "float32"),
+        epsilon=epsilon,
+        data_format="NHWC",
+        is_training=False,
+    )
+    return outputs, mean, variance
