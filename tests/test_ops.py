@@ -116,3 +116,40 @@ def test_kernel_groups_must_divide_channels_and_filters():
 def test_rank_must_be_four():
     with pytest.raises(ValueError, match=r"input_shape=\(4, 4, 8\)"):
         ops.grouped_conv2d(np.zeros((4, 4, 8), "float32"), np.zeros((1, 1, 2, 8), "float32"))
+
+
+# ------------------------------------------------- fused BatchNormalization (TF fast path)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16", "mixed_bfloat16"])
+def test_fused_batch_norm_layer_matches_keras_batch_norm(dtype):
+    from keras_mgic.layers.batch_norm import BatchNormalization
+
+    assert ops.has_fused_batch_norm()
+    rng = np.random.default_rng(6)
+    x = rng.normal(1.0, 2.0, size=(3, 4, 5, 8)).astype("float32")
+    ours = BatchNormalization(momentum=0.8, epsilon=1e-3, dtype=dtype)
+    theirs = keras.layers.BatchNormalization(momentum=0.8, epsilon=1e-3, dtype=dtype)
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    weights = [
+        rng.uniform(0.5, 1.5, 8),
+        rng.normal(size=8),
+        rng.normal(size=8),
+        rng.uniform(1, 2, 8),
+    ]
+    ours.set_weights(weights)
+    theirs.set_weights(weights)
+    tol = {"float32": 1e-4, "mixed_float16": 2e-2, "mixed_bfloat16": 1e-1}[dtype]
+    for training in (True, False, True):
+        y_ours, y_theirs = ours(x, training=training), theirs(x, training=training)
+        assert y_ours.dtype == y_theirs.dtype
+        np.testing.assert_allclose(
+            keras.ops.convert_to_numpy(keras.ops.cast(y_ours, "float32")),
+            keras.ops.convert_to_numpy(keras.ops.cast(y_theirs, "float32")),
+            atol=tol,
+        )
+        # Moving statistics updated the same way (biased batch variance, as Keras).
+        for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == "float32" else 1e-2)
+    assert all(v.dtype == "float32" for v in ours.weights)
