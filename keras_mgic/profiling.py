@@ -163,6 +163,8 @@ def _layer_paths(model):
             paths[id(child)] = (child, path)
             visit(child, path)
 
+    if _counter_for(model) is not None:  # a bare costed layer, e.g. a Conv2D
+        paths[id(model)] = (model, model.name)
     visit(model, "")
     return paths
 
@@ -207,6 +209,9 @@ def profile_flops(model, input_shape=None):
     [('fc', 'Dense', 12)]
     """
     shapes = _input_shapes(model, input_shape)
+    data = [np.zeros((1, *shape), dtype="float32") for shape in shapes]
+    if not model.built:  # a layer given with its input shape: build it (and its children)
+        model(data[0] if len(data) == 1 else data, training=False)
     paths = _layer_paths(model)
     records = []
     unknown = set()
@@ -233,7 +238,6 @@ def profile_flops(model, input_shape=None):
             if any(len(w.shape) >= 2 for w in layer.weights):
                 unknown.add(type(layer).__name__)
     try:
-        data = [np.zeros((1, *shape), dtype="float32") for shape in shapes]
         model(data[0] if len(data) == 1 else data, training=False)
     finally:
         for layer in originals:

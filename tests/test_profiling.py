@@ -149,10 +149,11 @@ def test_count_flops_of_squeeze_excite_and_inverted_residual():
     model = _model((4, 4, 16), block)
     expanded = block.expanded_filters
     squeeze = block.squeeze_excite.squeeze_filters
+    se_groups = getattr(block.squeeze_excite, "groups", 1)
     expected = (
         16 * expanded * 16 // 2  # expand 1x1, 2 groups
         + 16 * expanded * 9  # depthwise 3x3
-        + 2 * expanded * squeeze  # squeeze-excite
+        + 2 * expanded * squeeze // se_groups  # squeeze-excite on the pooled map
         + 16 * 16 * expanded // 2  # project 1x1, 2 groups
     )
     assert profiling.count_flops(model) == expected
@@ -166,6 +167,17 @@ def test_count_flops_uses_the_given_input_shape_and_restores_the_layers():
     large = profiling.count_flops(model, input_shape=(16, 16, 3))
     assert large == 4 * small  # every layer here is a convolution: MACs scale with pixels
     assert not any("call" in vars(layer) for layer in model._flatten_layers())
+
+
+def test_count_flops_of_a_bare_layer_with_an_input_shape():
+    conv = keras.layers.Conv2D(8, 3)
+    assert profiling.count_flops(conv, input_shape=(8, 8, 4)) == 6 * 6 * 8 * 36  # builds it
+    assert profiling.count_flops(conv, input_shape=(8, 8, 4)) == 6 * 6 * 8 * 36  # built
+    block = MGICBlock(group_size=8, coarsest_size=16)
+    block_model = _model((4, 4, 32), MGICBlock(group_size=8, coarsest_size=16))
+    assert profiling.count_flops(block, input_shape=(4, 4, 32)) == profiling.count_flops(
+        block_model
+    )
 
 
 def test_count_flops_warns_about_layers_it_cannot_count():

@@ -21,6 +21,9 @@ switched off or on, so they share the stem, the stage layout and the head:
   BN, ReLU; paper Sec. 4.3) followed by the MGIC block at the new width. The stem and the
   classifier stay dense, as in the paper.
 
+Every BatchNormalization (stem, blocks, transitions) uses momentum 0.9 and epsilon 1e-5, as the
+per-level blocks do; convolutions have no bias and He-normal initial weights.
+
 Layer names are deterministic: ``stem_conv``, ``stage2_block1_transition``,
 ``stage2_block1_mgic``, ``stage3_block4`` (dense body block), ``stage2_block1_proj_conv``,
 ``avg_pool``, ``predictions``, ...
@@ -29,6 +32,7 @@ Layer names are deterministic: ``stem_conv``, ``stage2_block1_transition``,
 import keras
 
 from keras_mgic.layers import BottleneckBlock, ChannelTransition, MGICBlock, ResidualBlock
+from keras_mgic.layers.batch_norm import BatchNormalization
 
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
@@ -156,9 +160,7 @@ def _conv_bn(x, filters, kernel_size, strides, name, activation=True):
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    x = keras.layers.BatchNormalization(
-        momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_bn"
-    )(x)
+    x = BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
     if activation:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
