@@ -3,6 +3,7 @@
 import argparse
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -50,7 +51,7 @@ def resnet_run(tmp_path_factory):
         "digits",
         epochs=3,
         batch_size=16,
-        learning_rate=0.05,
+        learning_rate=0.02,
         image_size=16,
         max_train_examples=64,
         max_test_examples=32,
@@ -91,7 +92,7 @@ def test_metrics_json_and_artifacts(resnet_run):
     # One CSV row per epoch, the learning-rate schedule logged, a PNG, a checkpoint.
     log = training.read_log(os.path.join(run_dir, "log.csv"))
     assert log["epoch"] == [0.0, 1.0, 2.0]
-    assert log["learning_rate"][0] == pytest.approx(0.05) and log["learning_rate"][2] < 0.05
+    assert log["learning_rate"][0] == pytest.approx(0.02) and log["learning_rate"][2] < 0.02
     with open(os.path.join(run_dir, "learning_curves.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.exists(os.path.join(run_dir, "checkpoints", "last.keras"))
@@ -274,14 +275,32 @@ def test_cli_arguments_reach_train(monkeypatch):
 
 
 def test_cli_trains_a_model(tmp_path, capsys):
+    from keras_mgic import cli
+
     out = str(tmp_path / "cli")
-    args = _parse(
-        f"--model resnet20 --epochs 1 --batch-size 16 --image-size 16 --output {out} "
-        "--max-train-examples 32 --max-test-examples 16 --verbose 0".split()
+    argv = (
+        f"train --model resnet20 --epochs 1 --batch-size 16 --image-size 16 --output {out} "
+        "--max-train-examples 32 --max-test-examples 16 --verbose 0"
     )
-    assert train_command.run(args) == 0
+    assert cli.main(argv.split()) == 0
     printed = json.loads(capsys.readouterr().out.splitlines()[-2])
     with open(os.path.join(out, "metrics.json")) as f:
         metrics = json.load(f)
     assert printed["params"] == metrics["params"] > 0
     assert metrics["model"] == "resnet20" and metrics["epochs_completed"] == 1
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        ("--model resnet21", r"Unknown model: expected one of \[.*'mgic_resnet56'"),
+        ("--model resnet20 --dataset cifar10 --data-dir {tmp}", "--data-dir"),
+        ("--model resnet20 --batch-size 0", "Received: batch_size=0"),
+    ],
+)
+def test_cli_errors_are_one_line_with_status_2(argv, match, tmp_path, capsys):
+    args = _parse(argv.format(tmp=tmp_path).split() + ["--output", str(tmp_path / "o")])
+    assert train_command.run(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("keras-mgic train: error: ")
+    assert re.search(match, err)

@@ -9,11 +9,14 @@ Examples::
         --distribute multi-worker --output /shared/runs/cifar10
 
 Running the same command again with the same ``--output`` after an interruption resumes at
-the next epoch. ``--batch-size`` and ``--learning-rate`` are per replica: with ``R``
+the next epoch. Bad arguments (e.g. an unknown model: the message lists the valid names) and a
+TFDS data set missing offline exit with status 2 and a one-line error. ``--batch-size`` and
+``--learning-rate`` are per replica: with ``R``
 replicas the global batch is ``R * batch-size`` and the learning rate ``R * learning-rate``.
 """
 
 import json
+import sys
 
 DEFAULT_EPOCHS = 30
 
@@ -88,7 +91,19 @@ def add_arguments(parser):
 def run(args):
     from keras_mgic.training import train
 
-    metrics = train(
+    try:
+        metrics = _train(train, args)
+    except (ValueError, FileNotFoundError) as error:  # bad arguments, missing data set
+        print(f"keras-mgic train: error: {error}", file=sys.stderr)
+        return 2
+    keys = ("test_accuracy", "params", "flops", "epochs_completed", "seconds_per_epoch")
+    print(json.dumps({key: metrics[key] for key in keys}))
+    print(f"Wrote {args.output}/metrics.json, model.keras, log.csv, learning_curves.png")
+    return 0
+
+
+def _train(train, args):
+    return train(
         args.model,
         args.dataset,
         epochs=args.epochs,
@@ -111,7 +126,3 @@ def run(args):
         seed=args.seed,
         verbose=args.verbose,
     )
-    keys = ("test_accuracy", "params", "flops", "epochs_completed", "seconds_per_epoch")
-    print(json.dumps({key: metrics[key] for key in keys}))
-    print(f"Wrote {args.output}/metrics.json, model.keras, log.csv, learning_curves.png")
-    return 0
