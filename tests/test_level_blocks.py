@@ -33,11 +33,11 @@ def _weights(layer):
     return layer.get_weights()[0]
 
 
-def _np_squeeze_excite(se, h):
+def _np_squeeze_excite(se, h, conv):
     wr, br = se.reduce.get_weights()
     we, be = se.expand.get_weights()
     pooled = h.mean(axis=(1, 2), keepdims=True)
-    gates = _hard_sigmoid(_relu(pooled @ wr[0, 0] + br) @ we[0, 0] + be)
+    gates = _hard_sigmoid(conv(_relu(conv(pooled, wr, bias=br)), we, bias=be))
     return h * gates
 
 
@@ -55,11 +55,13 @@ def np_level_block(block, x, training, conv, bn):
         h = act(bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training))
         h = bn(conv(h, _weights(block.conv3)), block.bn3, training)
         return act(x + h)
-    h = act(bn(conv(x, _weights(block.expand)), block.expand_bn, training))
+    h = x
+    if block.expand is not None:
+        h = act(bn(conv(x, _weights(block.expand)), block.expand_bn, training))
     depthwise = np.transpose(_weights(block.depthwise), (0, 1, 3, 2))  # (k, k, 1, c): c groups
     h = act(bn(conv(h, depthwise, 1, "same"), block.depthwise_bn, training))
     if block.squeeze_excite is not None:
-        h = _np_squeeze_excite(block.squeeze_excite, h)
+        h = _np_squeeze_excite(block.squeeze_excite, h, conv)
     return x + bn(conv(h, _weights(block.project)), block.project_bn, training)
 
 
@@ -73,6 +75,7 @@ CONFIGS = [
     ("inverted_residual", dict(groups=2, se_ratio=0.25, activation="hard_swish")),
     ("inverted_residual", dict(groups=4, se_ratio=0.25, activation="relu", kernel_size=5)),
     ("inverted_residual", dict(groups=1, expansion_ratio=3, activation="hard_swish")),
+    ("inverted_residual", dict(groups=2, expansion_ratio=1, se_ratio=0.25)),
 ]
 
 
@@ -104,7 +107,13 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
     block.build((None, 4, 4, 16))
     groups = kwargs["groups"]
     convs = [layer for layer in block._flatten_layers() if isinstance(layer, GroupedConv2D)]
-    expected_count = {"residual": 2, "bottleneck": 3, "inverted_residual": 2}[name]
+    has_se = kwargs.get("se_ratio") is not None
+    has_expand = kwargs.get("expansion_ratio", 4) != 1
+    expected_count = {
+        "residual": 2,
+        "bottleneck": 3,
+        "inverted_residual": 1 + has_expand + 2 * has_se,
+    }[name]
     assert len(convs) == expected_count
     for conv in convs:
         assert conv.groups == groups
@@ -119,12 +128,23 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
             (1, 1, width // groups, 16),
         ]
     if name == "inverted_residual":
-        assert block.expand.kernel.shape == (1, 1, 16 // groups, block.expanded_filters)
+        if has_expand:
+            assert block.expand.kernel.shape == (1, 1, 16 // groups, block.expanded_filters)
+            assert block.expanded_filters % (8 * groups) == 0
+        else:
+            assert block.expand is None and block.expanded_filters == 16
         assert block.project.kernel.shape == (1, 1, block.expanded_filters // groups, 16)
         assert block.depthwise.kernel.shape[-2:] == (block.expanded_filters, 1)
-        assert block.expanded_filters % (8 * groups) == 0
-        has_se = kwargs.get("se_ratio") is not None
         assert (block.squeeze_excite is not None) == has_se
+        if has_se:  # the squeeze-excite convolutions are grouped like the other 1x1 convs
+            squeeze = block.squeeze_excite
+            assert squeeze.reduce.kernel.shape == (
+                1,
+                1,
+                block.expanded_filters // groups,
+                squeeze.squeeze_filters,
+            )
+            assert squeeze.squeeze_filters % groups == 0
     activation = kwargs.get("activation", "relu")
     assert block.activation is keras.activations.get(activation)
 
@@ -137,14 +157,15 @@ def test_inverted_residual_expanded_width():
     assert (se.filters, se.squeeze_filters) == (64, 16)
 
 
-def test_squeeze_excite_matches_numpy():
-    se = SqueezeExcite(filters=8, squeeze_filters=4)
+@pytest.mark.parametrize("groups", [1, 2])
+def test_squeeze_excite_matches_numpy(groups, np_conv):
+    se = SqueezeExcite(filters=8, squeeze_filters=4, groups=groups)
     x = np.random.default_rng(1).normal(size=(2, 3, 3, 8)).astype("float32")
     se.build(x.shape)
     rng = np.random.default_rng(2)
     se.set_weights([rng.normal(size=w.shape).astype("float32") for w in se.get_weights()])
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(se(x)), _np_squeeze_excite(se, x), atol=1e-5
+        keras.ops.convert_to_numpy(se(x)), _np_squeeze_excite(se, x, np_conv), atol=1e-5
     )
 
 

@@ -202,14 +202,14 @@ def _large_224(mgic, width, last_point_filters=None):
 
 # Paper Table 4, MGIC-MobileNetV3 0.6x / 1.0x / 1.2x: 2.3M / 5.2M / 7.1M parameters, 48M / 145M
 # / 233M MACs. Ours (module docstring): parameters +1% (0.6 with the head scaled to 768 as in
-# torchvision), +10%, +10%; MACs +86%, +35%, +19%: with s_g = s_c = 64 nothing narrower than
+# torchvision), -1%, -9%; MACs +79%, +32%, +15%: with s_g = s_c = 64 nothing narrower than
 # 128 channels can be grouped, so the paper's MACs are out of reach; the trend is kept.
 @pytest.mark.parametrize(
     "width, last_point, params, paper_params, macs, dense_macs",
     [
-        (0.6, 768, 2_315_576, 2.3e6, 89_204_128, 99_295_776),
-        (1.0, None, 5_721_608, 5.2e6, 195_798_320, 216_589_760),
-        (1.2, None, 7_802_464, 7.1e6, 276_341_800, 326_677_680),
+        (0.6, 768, 2_315_288, 2.3e6, 85_992_864, 99_295_776),
+        (1.0, None, 5_147_624, 5.2e6, 192_013_360, 216_589_760),
+        (1.2, None, 6_439_218, 7.1e6, 267_753_832, 326_677_680),
     ],
 )
 def test_mgic_large_counts_against_the_paper(
@@ -226,7 +226,7 @@ def test_mgic_large_counts_against_the_paper(
 def test_mgic_parameters_grow_with_width_and_hierarchy_placement():
     models = {w: _large_224(True, w) for w in (0.6, 1.0, 1.2)}
     counts = [count_params(models[w]) for w in (0.6, 1.0, 1.2)]
-    assert counts == sorted(counts) and counts[0] == 3_123_000  # keras.applications head
+    assert counts == sorted(counts) and counts[0] == 3_122_712  # keras.applications head
 
     def hierarchy(model):
         return {

@@ -1,5 +1,6 @@
 """Public layers of keras_mgic."""
 
+from keras_mgic.layers.batch_norm import BatchNormalization
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.level_blocks import (
     BottleneckBlock,
@@ -12,6 +13,7 @@ from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.transition import ChannelTransition
 
 __all__ = [
+    "BatchNormalization",
     "BottleneckBlock",
     "ChannelProlongation",
     "ChannelRestriction",

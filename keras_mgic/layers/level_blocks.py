@@ -8,6 +8,7 @@ A user's own block only needs the same constructor contract (``filters``, ``grou
 
 import keras
 
+from keras_mgic.layers.batch_norm import BatchNormalization
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.validation import image_channels, positive_int
 
@@ -56,7 +57,7 @@ class _LevelBlock(keras.layers.Layer):
         )
 
     def _norm(self, name):
-        return keras.layers.BatchNormalization(
+        return BatchNormalization(
             momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, dtype=self.dtype_policy, name=name
         )
 
@@ -232,6 +233,8 @@ class SqueezeExcite(keras.layers.Layer):
     Args:
         filters: channels of the input (and of the gates).
         squeeze_filters: width of the bottleneck between the two 1x1 convolutions.
+        groups: channel groups of both 1x1 convolutions; must divide ``filters`` and
+            ``squeeze_filters`` (an MGIC fine level groups them like its other 1x1 convs).
 
     Example:
 
@@ -240,16 +243,32 @@ class SqueezeExcite(keras.layers.Layer):
     (1, 4, 4, 16)
     """
 
-    def __init__(self, filters, squeeze_filters, **kwargs):
+    def __init__(self, filters, squeeze_filters, groups=1, **kwargs):
         super().__init__(**kwargs)
         self.filters = positive_int("filters", filters)
         self.squeeze_filters = positive_int("squeeze_filters", squeeze_filters)
+        self.groups = positive_int("groups", groups)
+        if filters % groups or squeeze_filters % groups:
+            raise ValueError(
+                "`groups` must divide `filters` and `squeeze_filters`. Received: "
+                f"filters={filters}, squeeze_filters={squeeze_filters}, groups={groups}"
+            )
         self.input_spec = keras.layers.InputSpec(ndim=4)
-        self.reduce = keras.layers.Conv2D(
-            squeeze_filters, 1, activation="relu", dtype=self.dtype_policy, name="reduce"
+        self.reduce = GroupedConv2D(
+            squeeze_filters,
+            1,
+            groups=groups,
+            activation="relu",
+            dtype=self.dtype_policy,
+            name="reduce",
         )
-        self.expand = keras.layers.Conv2D(
-            filters, 1, activation="hard_sigmoid", dtype=self.dtype_policy, name="expand"
+        self.expand = GroupedConv2D(
+            filters,
+            1,
+            groups=groups,
+            activation="hard_sigmoid",
+            dtype=self.dtype_policy,
+            name="expand",
         )
 
     def build(self, input_shape):
@@ -272,7 +291,13 @@ class SqueezeExcite(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"filters": self.filters, "squeeze_filters": self.squeeze_filters})
+        config.update(
+            {
+                "filters": self.filters,
+                "squeeze_filters": self.squeeze_filters,
+                "groups": self.groups,
+            }
+        )
         return config
 
 
@@ -288,10 +313,11 @@ def _make_divisible(value, divisor):
 class InvertedResidualBlock(_LevelBlock):
     """MobileNetV3 inverted residual block with grouped 1x1 convolutions.
 
-    Expansion 1x1 conv to ``expanded_filters`` (``groups`` groups), BatchNorm, activation;
-    depthwise ``kernel_size`` conv, BatchNorm, activation; optional squeeze-and-excite;
-    linear projection 1x1 conv back to ``filters`` (``groups`` groups), BatchNorm; plus the
-    input.
+    Expansion 1x1 conv to ``expanded_filters`` (``groups`` groups), BatchNorm, activation
+    (skipped when ``expansion_ratio == 1``, as in MobileNetV3's first block); depthwise
+    ``kernel_size`` conv, BatchNorm, activation; optional squeeze-and-excite (its 1x1
+    convolutions grouped too); linear projection 1x1 conv back to ``filters`` (``groups``
+    groups), BatchNorm; plus the input.
 
     Args:
         filters: input and output channels.
@@ -353,9 +379,11 @@ class InvertedResidualBlock(_LevelBlock):
         self.expansion_ratio = expansion_ratio
         self.se_ratio = se_ratio
         expanded = _make_divisible(filters * expansion_ratio, groups * (8 if filters >= 8 else 1))
-        self.expanded_filters = expanded
-        self.expand = self._conv(expanded, 1, groups, "expand")
-        self.expand_bn = self._norm("expand_bn")
+        self.expanded_filters = filters if expansion_ratio == 1 else expanded
+        self.expand = self.expand_bn = None
+        if expansion_ratio != 1:
+            self.expand = self._conv(expanded, 1, groups, "expand")
+            self.expand_bn = self._norm("expand_bn")
         self.depthwise = keras.layers.DepthwiseConv2D(
             self.kernel_size,
             padding="same",
@@ -368,9 +396,12 @@ class InvertedResidualBlock(_LevelBlock):
         self.depthwise_bn = self._norm("depthwise_bn")
         self.squeeze_excite = None
         if se_ratio is not None:
+            squeeze = _make_divisible(self.expanded_filters * se_ratio, 8)
+            squeeze = -(-squeeze // groups) * groups
             self.squeeze_excite = SqueezeExcite(
-                expanded,
-                _make_divisible(expanded * se_ratio, 8),
+                self.expanded_filters,
+                squeeze,
+                groups=groups,
                 dtype=self.dtype_policy,
                 name="squeeze_excite",
             )
@@ -379,13 +410,17 @@ class InvertedResidualBlock(_LevelBlock):
 
     def build(self, input_shape):
         self._check_input(input_shape)
-        chain = [self.expand, self.expand_bn, self.depthwise, self.depthwise_bn]
+        chain = [self.depthwise, self.depthwise_bn]
+        if self.expand is not None:
+            chain = [self.expand, self.expand_bn] + chain
         if self.squeeze_excite is not None:
             chain.append(self.squeeze_excite)
         self._build_chain(input_shape, chain + [self.project, self.project_bn])
 
     def call(self, inputs, training=None):
-        x = self.activation(self.expand_bn(self.expand(inputs), training=training))
+        x = inputs
+        if self.expand is not None:
+            x = self.activation(self.expand_bn(self.expand(x), training=training))
         x = self.activation(self.depthwise_bn(self.depthwise(x), training=training))
         if self.squeeze_excite is not None:
             x = self.squeeze_excite(x)

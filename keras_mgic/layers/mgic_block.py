@@ -4,6 +4,7 @@ import inspect
 
 import keras
 
+from keras_mgic.layers.batch_norm import BatchNormalization
 from keras_mgic.layers.channel_hierarchy import level_groups, level_widths
 from keras_mgic.layers.level_blocks import LEVEL_BLOCKS
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
@@ -141,7 +142,7 @@ class MGICBlock(keras.layers.Layer):
                 self.group_size, dtype=self.dtype_policy, name=f"prolong_{level}"
             )
             prolongation.build((*shape[:-1], width // 2))
-            correction = keras.layers.BatchNormalization(
+            correction = BatchNormalization(
                 momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name=f"correction_bn_{level}"
             )
             correction.build(level_shape)

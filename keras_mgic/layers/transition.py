@@ -4,6 +4,7 @@ import math
 
 import keras
 
+from keras_mgic.layers.batch_norm import BatchNormalization
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.validation import image_channels, positive_int
 
@@ -66,9 +67,7 @@ class ChannelTransition(keras.layers.Layer):
             name="conv",
         )
         self.conv.build(input_shape)
-        self.bn = keras.layers.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="bn"
-        )
+        self.bn = BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="bn")
         self.bn.build(self.conv.compute_output_shape(input_shape))
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
 

@@ -37,24 +37,22 @@ model                  params      MACs         paper params    paper MACs
 MobileNetV3Large 0.6   3.097M      100.1M
 MobileNetV3Large 1.0   5.483M      216.6M       5.4M            219M
 MobileNetV3Large 1.2   7.604M      326.7M
-MGIC 0.6               3.123M      90.0M        2.3M (+36%)     48M (+88%)
-MGIC 0.6, head 768     2.316M      89.2M        2.3M (+1%)      48M (+86%)
-MGIC 1.0               5.722M      195.8M       5.2M (+10%)     145M (+35%)
-MGIC 1.2               7.802M      276.3M       7.1M (+10%)     233M (+19%)
+MGIC 0.6               3.123M      86.8M        2.3M (+36%)     48M (+81%)
+MGIC 0.6, head 768     2.315M      86.0M        2.3M (+1%)      48M (+79%)
+MGIC 1.0               5.148M      192.0M       5.2M (-1%)      145M (+32%)
+MGIC 1.2               6.439M      267.8M       7.1M (-9%)      233M (+15%)
 =====================  ==========  ===========  ==============  =================
 
 The dense rows equal ``keras.applications.MobileNetV3Large(alpha=...)`` to the parameter.
 MGIC parameters land within 10% of the paper on the 1.0 and 1.2 rows, and on the 0.6 row when
 the head's 1280 "last point" width is scaled with the width (``last_point_filters=768``, as
 torchvision does; ``keras.applications`` and the MobileNetV3 paper scale it only above 1.0,
-which this builder follows by default). Unlike the paper (5.2M < 5.4M), the MGIC models have
-slightly *more* parameters than the dense ones (+1%, +4%, +3%): each level's inverted residual
-has its own dense squeeze-excite (1.80M of the 5.72M at 1.0), and keeping the exp size at
-``c_out`` widens the 1x1 convs of the rows that change width. Grouping the squeeze-excite's
-1x1 convs like the block's other 1x1 convs would give 5.15M at 1.0 and 6.44M at 1.2.
+which this builder follows by default). As in the paper (5.2M < 5.4M), the MGIC models have
+fewer parameters than the dense ones at 1.0 and 1.2: on fine levels the squeeze-excite's 1x1
+convolutions are grouped like the block's other 1x1 convolutions.
 
-The paper's MACs are not reproduced. MGIC is below the dense model at every width (90M vs
-100M, 196M vs 217M, 276M vs 327M), and the trend is kept, but with ``s_g = s_c = 64`` no block
+The paper's MACs are not reproduced. MGIC is below the dense model at every width (87M vs
+100M, 192M vs 217M, 268M vs 327M), and the trend is kept, but with ``s_g = s_c = 64`` no block
 narrower than 128 channels can be grouped or coarsened: at 0.6 nothing is (the MGIC model is
 the dense one with transitions), and its stem and 112x112 / 56x56 blocks alone cost 28M MACs,
 so 48M would need the 28x28..7x7 stages to drop from 62M to 20M. Where the hierarchy does exist
@@ -604,7 +602,7 @@ MGICMobileNetV3Large.__doc__ = (
     Same builder, stem and head as :func:`MobileNetV3Large`; each block is a transition (where
     the width or stride changes) and an :class:`~keras_mgic.layers.MGICBlock` over
     MobileNetV3's inverted residual. The paper's widths are 0.6 / 1.0 / 1.2; at 224x224 this
-    gives 3.12M / 5.72M / 7.80M parameters and 90M / 196M / 276M MACs (paper: 2.3M / 5.2M /
+    gives 3.12M / 5.15M / 6.44M parameters and 87M / 192M / 268M MACs (paper: 2.3M / 5.2M /
     7.1M and 48M / 145M / 233M); see the module docstring for why.
 """
     + _ARGS_DOC
