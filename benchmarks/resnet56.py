@@ -21,7 +21,9 @@ from keras_mgic import models, profiling  # noqa: E402
 
 
 def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
-    model = models.get_model(name, input_shape=(input_size, input_size, 3), **kwargs)
+    model = models.get_model(
+        name, input_shape=(input_size, input_size, 3), classifier_activation=None, **kwargs
+    )
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
