@@ -66,7 +66,10 @@ def images_per_second(fn, batch, steps):
 
 def measure(name, size, batch, steps):
     model = models.get_model(
-        name, input_shape=(size, size, 3), num_classes=1000 if size > 64 else 10
+        name,
+        input_shape=(size, size, 3),
+        num_classes=1000 if size > 64 else 10,
+        classifier_activation=None,
     )
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
