@@ -71,22 +71,23 @@ def _feature_size(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_builder_features_and_pooling(name):
+def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
     size = _feature_size(name)
     channels = features.output_shape[-1]
     assert features.output_shape == (None, size, size, channels) and channels > 0
-    pooled = _build(name, include_top=False, pooling="avg")
+    assert not any(layer.name == "predictions" for layer in features.layers)
+
+
+# The pooling head is shared by every builder of a family: one dense and one MGIC of each.
+@pytest.mark.parametrize("name", ["resnet20", "mgic_resnet50", "mgic_mobilenet_v3_small"])
+@pytest.mark.parametrize("pooling, layer_name", [("avg", "avg_pool"), ("max", "max_pool")])
+def test_builder_pooling(name, pooling, layer_name):
+    pooled = _build(name, include_top=False, pooling=pooling)
+    size = _feature_size(name)
+    channels = pooled.output_shape[-1]
     assert pooled.output_shape == (None, channels)
-    assert pooled.get_layer("avg_pool").input.shape == (None, size, size, channels)
-
-
-@pytest.mark.parametrize("name", ["resnet20", "mobilenet_v3_small"])
-def test_builder_max_pooling(name):
-    features = _build(name, include_top=False)
-    pooled = _build(name, include_top=False, pooling="max")
-    assert pooled.output_shape == (None, features.output_shape[-1])
-    assert pooled.get_layer("max_pool") is not None
+    assert pooled.get_layer(layer_name).input.shape == (None, size, size, channels)
 
 
 def test_cifar_builders_keep_an_8x8_feature_map():

@@ -212,10 +212,11 @@ def ResNet(
     therefore gets ``group_size * 4`` and ``coarsest_size * 4``: on a level of width ``c``
     every convolution of the bottleneck, and ``R``/``P``, has ``c / (4 * group_size)``
     groups, i.e. ``group_size`` bottleneck channels per group. With this reading the
-    trainable parameters of MGIC-ResNet-50 come within a few percent of the paper's
-    Table 3 (``s_g`` = 16 / 32 / 64, ``s_c`` = 64: 6.2M / 9.4M / 15.1M); reading the sizes
-    on the block output instead gives about half of that (3.2M / 4.2M / 6.0M). See
-    BENCHMARKS.md for every row.
+    trainable parameters of MGIC-ResNet-50 come within 3% of the paper's Table 3 (``s_g`` =
+    16 / 32 / 64, ``s_c`` = 64: 6.2M / 9.4M / 15.1M; ours 6.24M / 9.15M / 14.96M with the
+    package's coarsening rule, within 8% with the paper's Algorithm 1 rule); reading the sizes
+    on the block output instead gives about half of that (3.2M / 4.2M / 6.0M). The MACs stay
+    27-62% above Table 3 under every reading; BENCHMARKS.md lists every row and why.
 
     Weight decay: pass it to the optimizer (``keras.optimizers.SGD(weight_decay=1e-4)``),
     which reaches every weight, including the MGIC transfer operators.
