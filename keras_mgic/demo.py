@@ -31,7 +31,7 @@ import time
 #: The two networks the demo compares: (model name, display name).
 MODELS = (("mgic_resnet20", "MGIC-ResNet-20"), ("resnet20", "ResNet-20"))
 #: The demo's recipe (tuned to finish in a few minutes on a 2-core CPU).
-EPOCHS = 15
+EPOCHS = 20
 BATCH_SIZE = 64
 LEARNING_RATE = 0.05
 
