@@ -62,7 +62,7 @@ def np_mgic_algorithm_1(block, x, training, conv, bn):
 
 @pytest.mark.parametrize(
     "channels, group_size, coarsest_size, n_levels",
-    [(32, 8, 8, 3), (16, 4, 4, 3), (24, 8, 4, 3), (16, 8, 8, 2), (8, 4, 8, 1)],
+    [(32, 8, 8, 4), (16, 4, 4, 4), (24, 8, 4, 4), (16, 8, 8, 3), (8, 4, 8, 2), (6, 4, 8, 1)],
 )
 def test_matches_numpy_algorithm_1(
     np_conv, np_bn, randomize_bn, tanh_block, channels, group_size, coarsest_size, n_levels
@@ -127,7 +127,7 @@ def _channel_dependency(layer, channels):
 
 @pytest.mark.parametrize("block_name", ["residual", "inverted_residual"])
 def test_every_output_channel_depends_on_every_input_channel(block_name):
-    block = MGICBlock(group_size=4, coarsest_size=4, block=block_name)  # levels 32, 16, 8, 4
+    block = MGICBlock(group_size=4, coarsest_size=8, block=block_name)  # levels 32, 16, 8, 4
     dep = _channel_dependency(block, 32)
     assert [layer.groups for layer in block.restrictions] == [8, 4, 2]
     assert np.all(dep > 0), np.argwhere(dep == 0)
@@ -172,7 +172,7 @@ def test_user_block_class_and_name_round_trip(tanh_block, fresh_process, tmp_pat
         model = keras.Sequential([keras.Input((4, 4, 16)), block])
         assert block.get_config()["block"] == "mgic_tests>GroupedTanhBlock"
         assert all(isinstance(b, tanh_block) for b in block.level_blocks)
-        assert [b.scale for b in block.level_blocks] == [0.5, 0.5, 0.5]
+        assert [b.scale for b in block.level_blocks] == [0.5] * len(block.widths)
         models[key] = (model, x)
 
     # The same process, no custom_objects.
@@ -197,15 +197,16 @@ def test_user_block_class_and_name_round_trip(tanh_block, fresh_process, tmp_pat
 @pytest.mark.parametrize(
     "channels, group_size, coarsest_size, widths, groups",
     [
-        (64, 8, 16, [64, 32, 16], [8, 4, 1]),  # the docstring's example
-        (64, 16, 16, [64, 32, 16], [4, 2, 1]),
-        (96, 8, 16, [96, 48, 24], [12, 6, 1]),
-        (32, 8, 16, [32, 16], [4, 1]),
-        (32, 8, 32, [32], [1]),  # c < 2 s_c: no coarsening, one dense block
-        (40, 4, 16, [40, 20], [10, 1]),
-        (48, 16, 8, [48, 24, 12], [3, 1, 1]),  # 24 < s_g: fully coupled level
-        (24, 32, 4, [24, 12, 6], [1, 1, 1]),  # c < s_g: every level fully coupled
-        (128, 16, 32, [128, 64, 32], [8, 4, 1]),
+        (64, 8, 16, [64, 32, 16, 8], [8, 4, 2, 1]),  # the docstring's example
+        (64, 16, 16, [64, 32, 16, 8], [4, 2, 1, 1]),
+        (96, 8, 16, [96, 48, 24, 12], [12, 6, 3, 1]),
+        (32, 8, 16, [32, 16, 8], [4, 2, 1]),
+        (32, 8, 32, [32, 16], [4, 1]),  # c = s_c: one restriction
+        (16, 8, 32, [16], [1]),  # c < s_c: no coarsening, one dense block
+        (40, 4, 16, [40, 20, 10], [10, 5, 1]),
+        (48, 16, 8, [48, 24, 12, 6], [3, 1, 1, 1]),  # 24 < 2 s_g: fully coupled from there
+        (24, 32, 4, [24, 12, 6, 3], [1, 1, 1, 1]),  # c < s_g: every level fully coupled
+        (128, 16, 32, [128, 64, 32, 16], [8, 4, 2, 1]),
     ],
 )
 def test_levels_and_groups(channels, group_size, coarsest_size, widths, groups):
@@ -229,7 +230,7 @@ def test_levels_and_groups(channels, group_size, coarsest_size, widths, groups):
 
 
 def test_fit_step_gives_every_weight_a_gradient():
-    model = keras.Sequential([keras.Input((4, 4, 16)), MGICBlock(4, 4)])
+    model = keras.Sequential([keras.Input((4, 4, 16)), MGICBlock(4, 8)])  # levels 16, 8, 4
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     rng = np.random.default_rng(5)
     x = rng.normal(size=(4, 4, 4, 16)).astype("float32")

@@ -143,9 +143,9 @@ def test_level_widths_halve_down_to_the_coarsest_size(channels, coarsest_size):
     widths = level_widths(channels, coarsest_size)
     assert widths[0] == channels
     for fine, coarse in zip(widths[:-1], widths[1:], strict=True):
-        assert fine % 2 == 0 and coarse == fine // 2 and coarse >= coarsest_size
+        assert fine % 2 == 0 and coarse == fine // 2 and fine >= coarsest_size
     last = widths[-1]
-    assert last % 2 == 1 or last // 2 < coarsest_size
+    assert last % 2 == 1 or last < coarsest_size
 
 
 @pytest.mark.parametrize("width", [2, 6, 16, 24, 48, 96, 100])

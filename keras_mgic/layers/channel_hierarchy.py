@@ -1,8 +1,10 @@
 """The multigrid hierarchy in channel space: level widths and group counts.
 
-Coarsening rule (the paper's reference code; DESIGN §3): starting from ``channels``, the
-width is halved while the half is still at least ``coarsest_size`` (``c_j / 2 >= s_c``) and
-the width is even. The last width is the coarsest level, whose block is fully coupled.
+Coarsening rule (Algorithm 1 taken literally, and the paper's reference code): starting from
+``channels``, the width is halved while it is at least ``coarsest_size`` (``c_j >= s_c``) and
+even, so the coarsest width lies in ``[s_c / 2, s_c)`` when ``channels >= s_c``. The last
+width is the coarsest level, whose block is fully coupled. This is the reading that
+reproduces the paper's MGIC-ResNet-56 tables (see ``MGICBlock``).
 
 Groups on a level of width ``c`` (fixed group *size* ``s_g``, growing group *count*): the
 largest ``g`` such that ``g`` divides ``c / 2`` and ``c / g >= s_g``; that is ``c / s_g``
@@ -14,9 +16,9 @@ merges two groups of level ``j``.
 
 
 def level_widths(channels, coarsest_size):
-    """Widths of the levels, finest first, e.g. ``level_widths(64, 16) == [64, 32, 16]``."""
+    """Widths of the levels, finest first, e.g. ``level_widths(64, 16) == [64, 32, 16, 8]``."""
     widths = [channels]
-    while widths[-1] % 2 == 0 and widths[-1] // 2 >= coarsest_size:
+    while widths[-1] % 2 == 0 and widths[-1] >= coarsest_size:
         widths.append(widths[-1] // 2)
     return widths
 

@@ -62,20 +62,23 @@ class MGICBlock(keras.layers.Layer):
 
     If the per-level block is the identity, so is the whole MGIC block (paper Sec. 4.3).
 
-    Coarsening rule: the width is halved while the half is at least ``coarsest_size``
-    (``c_j / 2 >= s_c``, as in the paper's reference code), so for ``c = 64, s_c = 16`` the
-    levels are 64, 32, 16. On power-of-two widths this agrees with the paper's text
-    (``n_levels = floor(log2(c / s_c))``). This is the reading that reproduces the
-    paper's parameter counts for MGIC-ResNet-56 with ``s_g = 16`` (0.525M, 0.499M and
-    0.534M trainable parameters for ``s_c`` = 16, 32, 64; paper: 0.53M, 0.50M, 0.53M).
+    Coarsening rule: the width is halved while it is at least ``coarsest_size`` (and even), so
+    the coarsest level has between ``s_c / 2`` and ``s_c`` channels; for ``c = 64, s_c = 16``
+    the levels are 64, 32, 16, 8. This is Algorithm 1 taken literally (its loop
+    ``for j = 0 : n_levels`` restricts ``n_levels + 1 = floor(log2(c / s_c)) + 1`` times) and
+    what the paper's reference code does. It is the reading that reproduces the paper's
+    tables: MGIC-ResNet-56 with ``s_g = 16`` has 0.525M, 0.499M and 0.534M trainable
+    parameters for ``s_c`` = 16, 32, 64 (paper Table 8: 0.53M, 0.50M, 0.53M), and
+    ``s_g = 8, s_c = 16`` costs 63.5M MACs (paper: 60M). The other reading, halving while
+    ``c / 2 >= s_c``, misses the ``s_c = 64`` row by 65%; ``BENCHMARKS.md`` lists every row.
     A level narrower than ``group_size`` is fully coupled. See
     ``keras_mgic.layers.channel_hierarchy`` for the group rule on widths that are not
     ``group_size`` times a power of two.
 
     Args:
         group_size: positive even int ``s_g``, the channels per group on the fine levels.
-        coarsest_size: positive int ``s_c``; the coarsest level has between ``s_c`` and
-            ``2 * s_c`` channels (or ``c`` itself if ``c < 2 * s_c``: no coarsening).
+        coarsest_size: positive int ``s_c``; the coarsest level has between ``s_c / 2`` and
+            ``s_c`` channels (or ``c`` itself if ``c < s_c``: no coarsening).
         block: the per-level CNN block: ``"residual"`` (ResNet basic block),
             ``"bottleneck"`` (ResNet-50 bottleneck), ``"inverted_residual"`` (MobileNetV3),
             or a registered ``keras.layers.Layer`` class (or its registered name) whose
