@@ -67,8 +67,8 @@ class MGICBlock(keras.layers.Layer):
     the levels are 64, 32, 16, 8. This is Algorithm 1 taken literally (its loop
     ``for j = 0 : n_levels`` restricts ``n_levels + 1 = floor(log2(c / s_c)) + 1`` times) and
     what the paper's reference code does. It is the reading that reproduces the paper's
-    tables: MGIC-ResNet-56 with ``s_g = 16`` has 0.525M, 0.499M and 0.534M trainable
-    parameters for ``s_c`` = 16, 32, 64 (paper Table 8: 0.53M, 0.50M, 0.53M), and
+    tables: MGIC-ResNet-56 with ``s_g = 16`` has 0.525M, 0.485M and 0.557M trainable
+    parameters for ``s_c`` = 16, 32, 64 (paper Tables 7-8: 0.53M, 0.50M, 0.53M), and
     ``s_g = 8, s_c = 16`` costs 63.5M MACs (paper: 60M). The other reading, halving while
     ``c / 2 >= s_c``, misses the ``s_c = 64`` row by 65%; ``BENCHMARKS.md`` lists every row.
     A level narrower than ``group_size`` is fully coupled. See
