@@ -112,7 +112,9 @@ def main(argv=None):
     model = build_model(digits.input_shape, digits.num_classes)
     mgic = model.get_layer("mgic_custom")
     levels = [(block.filters, block.groups) for block in mgic.level_blocks]
-    print("levels (filters, groups):", levels)  # [(32, 4), (16, 2), (8, 1)]
+    # Widths halve level by level; groups = width / group_size on fine levels and 1 on the
+    # coarsest (fully coupled) one: (32, 4), (16, 2), ...
+    print("levels (filters, groups):", levels)
     model.compile(
         optimizer=training.make_optimizer(0.05),
         loss="sparse_categorical_crossentropy",

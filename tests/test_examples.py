@@ -1,5 +1,6 @@
 """Every example script runs end to end in its smoke mode (subprocess, timeout)."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -45,7 +46,10 @@ def test_sequential_mgic_smoke(tmp_path):
 
 def test_custom_block_smoke(tmp_path):
     out = _run([_example("custom_block.py"), "--smoke"], tmp_path)
-    assert "levels (filters, groups): [(32, 4), (16, 2), (8, 1)]" in out
+    line = next(line for line in out.splitlines() if line.startswith("levels (filters, groups)"))
+    levels = ast.literal_eval(line.split(":", 1)[1].strip())
+    assert levels[:2] == [(32, 4), (16, 2)] and levels[-1][1] == 1
+    assert all(b[0] * 2 == a[0] for a, b in zip(levels, levels[1:], strict=False))
     assert "block in the config: my_project>GroupedGELUBlock" in out
     assert "saved and reloaded: same predictions" in out
 
