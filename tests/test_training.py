@@ -16,7 +16,7 @@ from keras_mgic.models import MODELS, get_model
 
 
 def tiny_mgic(input_shape, num_classes, **kwargs):
-    """A small real MGIC network (one MGICBlock, levels 16/8/4): quick to trace."""
+    """A small real MGIC network (one MGICBlock over 16 channels): quick to trace."""
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
     x = keras.layers.BatchNormalization()(x)
