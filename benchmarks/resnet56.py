@@ -9,6 +9,7 @@ on the same random CIFAR-shaped batch: the median time of one ``train_on_batch``
 """
 
 import argparse
+import statistics
 import sys
 
 import keras
@@ -20,7 +21,8 @@ from _common import environment, markdown_table, median_ms, write_section  # noq
 from keras_mgic import models, profiling  # noqa: E402
 
 
-def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
+def prepare(name, batch, jit_compile=False, input_size=32, **kwargs):
+    """Builds and compiles ``name``; returns (train_fn, infer_fn, info)."""
     model = models.get_model(
         name, input_shape=(input_size, input_size, 3), classifier_activation=None, **kwargs
     )
@@ -31,17 +33,39 @@ def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
     )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch, input_size, input_size, 3)).astype("float32")
-    num_classes = model.output_shape[-1]
-    y = rng.integers(0, num_classes, size=(batch,))
-    train = median_ms(lambda: model.train_on_batch(x, y), repeat=repeat, warmup=2)
-    infer = median_ms(lambda: model.predict_on_batch(x), repeat=repeat, warmup=2)
-    return {
-        "train": train,
-        "infer": infer,
+    y = rng.integers(0, model.output_shape[-1], size=(batch,))
+    info = {
         "params": profiling.count_params(model),
         "flops": profiling.count_flops(model),
         "layers": len(model.layers),
     }
+    return (lambda: model.train_on_batch(x, y)), (lambda: model.predict_on_batch(x)), info
+
+
+def time_interleaved(prepared, rounds, repeat):
+    """Median times of every (train, infer) pair, measured in alternating rounds so that a
+    load change on a shared machine hits all models alike."""
+    samples = {key: {"train": [], "infer": []} for key in prepared}
+    for train, infer, _ in prepared.values():
+        train(), train(), infer(), infer()  # trace and warm up
+    for _ in range(rounds):
+        for key, (train, infer, _) in prepared.items():
+            samples[key]["train"].append(median_ms(train, repeat=repeat, warmup=0))
+            samples[key]["infer"].append(median_ms(infer, repeat=repeat, warmup=0))
+    return {
+        key: {
+            **prepared[key][2],
+            "train": statistics.median(s["train"]),
+            "infer": statistics.median(s["infer"]),
+        }
+        for key, s in samples.items()
+    }
+
+
+def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
+    """Times one model alone (median of ``repeat`` calls after warm-up)."""
+    prepared = {name: prepare(name, batch, jit_compile, input_size, **kwargs)}
+    return time_interleaved(prepared, rounds=1, repeat=repeat)[name]
 
 
 def main(argv=None):
@@ -52,12 +76,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     env = environment()
     print(env)
-    repeat = 3 if args.quick else 10
-    dense = time_model("resnet56", args.batch, repeat)
-    print("dense", dense, flush=True)
-    keras.backend.clear_session()
-    mgic = time_model("mgic_resnet56", args.batch, repeat, group_size=8, coarsest_size=16)
-    print("mgic", mgic, flush=True)
+    rounds = 2 if args.quick else 5
+    prepared = {
+        "dense": prepare("resnet56", args.batch),
+        "mgic": prepare("mgic_resnet56", args.batch, group_size=8, coarsest_size=16),
+    }
+    results = time_interleaved(prepared, rounds=rounds, repeat=3)
+    dense, mgic = results["dense"], results["mgic"]
+    print("dense", dense, "\nmgic", mgic, flush=True)
     rows = [
         (
             name,
@@ -85,8 +111,9 @@ def main(argv=None):
     if args.write:
         text = (
             "## Whole network: MGIC-ResNet-56 vs ResNet-56\n\n"
-            f"`python benchmarks/resnet56.py --write` (batch {args.batch}, 32x32x3, median of "
-            f"{repeat} `train_on_batch` / `predict_on_batch` calls after warm-up).\n{env}\n\n"
+            f"`python benchmarks/resnet56.py --write` (batch {args.batch}, 32x32x3; median over "
+            f"{rounds} alternating rounds of the median of 3 `train_on_batch` / "
+            f"`predict_on_batch` calls, after warm-up).\n{env}\n\n"
             f"{table}\n\nTarget: train and inference ratios at most 1.3 (aim 0.6)."
         )
         write_section("resnet56", text)
