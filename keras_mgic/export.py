@@ -5,24 +5,35 @@ Three entry points and a few inspection helpers:
 * :func:`to_saved_model` writes a TensorFlow SavedModel with a ``serving_default``
   signature whose batch dimension is dynamic (``None``), through Keras's own
   ``model.export(..., format="tf_saved_model")``.
-* :func:`to_tflite` converts to a ``.tflite`` flatbuffer with builtin TFLite ops only
-  (never ``SELECT_TF_OPS``/Flex), as float32, float16 (float16 weights, float32
-  compute and I/O) or full-integer int8 (int8 weights and activations, calibrated on a
-  representative data set; float32 I/O by default, int8 I/O with ``integer_io=True``).
+* :func:`to_tflite` converts a Keras model (or a SavedModel folder) to a ``.tflite``
+  flatbuffer with builtin TFLite ops only (never ``SELECT_TF_OPS``/Flex), as float32, float16
+  (float16 weights, float32 compute and I/O) or full-integer int8 (int8 weights per channel
+  and activations per tensor, calibrated on a representative data set, BatchNorms folded into
+  the convolutions by the converter; float32 I/O by default, int8 I/O with
+  ``integer_io=True``).
 * :func:`check_parity` runs an exported file (SavedModel folder or ``.tflite``) next to
   the Keras model and returns the error figures: max absolute error, max error relative to
   the scale of the Keras logits, top-1 agreement.
 * :func:`list_ops`, :func:`conv_groups` and :func:`check_builtin_ops` read the op codes of
-  a ``.tflite`` file straight from its flatbuffer.
+  a ``.tflite`` file straight from its flatbuffer; :func:`undelegated_ops` lists the ops the
+  runtime's XNNPACK delegate leaves to the builtin kernels.
 
 Mixed-precision models (``mixed_float16``, ``mixed_bfloat16``, or pure ``float16`` /
 ``bfloat16`` policies) are exported by rebuilding them in float32 from their config and
 copying the weights (:func:`float32_model`); the exported file computes in float32.
+Converting them directly fails: the float16/bfloat16 ops have no builtin TFLite kernels.
 
 Grouped convolutions export as single TFLite ``CONV_2D`` ops whose filter has fewer input
-channels than the op's input (TF >= 2.16 converter; XNNPACK runs them, in float and in
-int8); no export-time lowering to per-group convolutions is needed. :func:`conv_groups`
+channels than the op's input (TF 2.21 converter), and XNNPACK runs them in float32, float16
+and int8, faster than per-group convolutions joined by a concatenation
+(``benchmarks/export_parity.py``); no export-time lowering is needed. :func:`conv_groups`
 shows the groups of every ``CONV_2D`` in a file.
+
+int8 accuracy: post-training quantization adds noise at every requantized tensor, and an
+MGIC block has several per level (restriction, prolongation, the coarse-fine difference, the
+correction sum), so the top-1 agreement with Keras depends on how well trained the model is
+(its logit margins) and on the depth of the channel hierarchy; check it with
+:func:`check_parity` on held-out data, and prefer float16 where it falls short.
 
 TFLite files run on ``ai_edge_litert.interpreter.Interpreter`` (the ``litert`` extra) when
 it is installed, else on ``tf.lite.Interpreter``.
