@@ -312,11 +312,10 @@ def test_mixed_precision_model_exports_in_float32(exported, digits, tmp_path):
 
     inputs = digits["held_out"]
     mixed_logits, twin_logits = _keras_logits(model, inputs), _keras_logits(twin, inputs)
+    # to_saved_model rebuilds the model in float32 (as to_tflite of the Keras model does);
+    # converting its output saves tracing the model a second time.
     saved_model = export.to_saved_model(model, tmp_path / "saved_model")
-    # One family converts the Keras model, the other the SavedModel just written: the two
-    # paths share the float32 rebuild, and each conversion costs a trace.
-    source = model if policy == "mixed_float16" else saved_model
-    tflite = export.to_tflite(source, tmp_path / "mixed.tflite")
+    tflite = export.to_tflite(saved_model, tmp_path / "mixed.tflite")
     export.check_builtin_ops(tflite)
     # bfloat16 keeps 8 bits of mantissa against float16's 11: a looser bound against the
     # mixed model itself; against its float32 twin both files are exact.
@@ -326,6 +325,18 @@ def test_mixed_precision_model_exports_in_float32(exported, digits, tmp_path):
         figures = export.parity(mixed_logits, outputs)
         assert figures["max_rel_error"] <= bound, export.format_parity(figures)
         assert figures["top1_agreement"] >= 0.95, export.format_parity(figures)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16", "float16"])
+def test_to_tflite_converts_a_reduced_precision_keras_model(policy, tmp_path):
+    keras.utils.set_random_seed(0)
+    keras.config.set_dtype_policy(policy)
+    model = _tiny_mgic_model()
+    keras.config.set_dtype_policy("float32")
+    path = export.to_tflite(model, tmp_path / "tiny.tflite")
+    inputs = np.random.default_rng(0).normal(size=(8, *INPUT_SHAPE)).astype("float32")
+    twin_logits = _keras_logits(export.float32_model(model), inputs)
+    assert export.parity(twin_logits, export.run_tflite(path, inputs))["max_rel_error"] <= 1e-4
 
 
 def test_float32_model_returns_a_float32_model_itself():
