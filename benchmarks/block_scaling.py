@@ -106,7 +106,7 @@ def main(argv=None):
         print(f"wrote {out}")
         text = (
             "## One block, width scaling: MGICBlock vs dense basic block\n\n"
-            f"`python benchmarks/block_scaling.py --write` (batch {args.batch}, "
+            f"`python benchmarks/block_scaling.py {' '.join(sys.argv[1:])}` (batch {args.batch}, "
             f"{args.size}x{args.size}, forward + backward, median; group size "
             f"{args.group_size}, coarsest size {args.coarsest_size}).\n{env}\n\n{table}\n\n"
             "Targets: MGIC growth from 128 to 1024 channels at most 12x (linear is 8x); "

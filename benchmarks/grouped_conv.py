@@ -119,7 +119,7 @@ def main(argv=None):
     if args.write:
         text = (
             "## GroupedConv2D vs keras.layers.Conv2D(groups=...): training step\n\n"
-            f"`python benchmarks/grouped_conv.py --write` (batch {args.batch}, "
+            f"`python benchmarks/grouped_conv.py {' '.join(sys.argv[1:])}` (batch {args.batch}, "
             f"{args.size}x{args.size}, forward + input and kernel gradients, median).\n"
             f"{env}\n\n{table}\n\nTarget: ratio at most 0.2."
         )

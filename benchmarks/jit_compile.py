@@ -56,7 +56,8 @@ def main(argv=None):
     if args.write:
         text = (
             "## `jit_compile=True` for every builder\n\n"
-            f"`python benchmarks/jit_compile.py --write` (batch {args.batch}, 10 classes, "
+            f"`python benchmarks/jit_compile.py {' '.join(sys.argv[1:])}` "
+            f"(batch {args.batch}, 10 classes, "
             f"median `train_on_batch`).\n{env}\n\n{table}"
         )
         write_section("jit_compile", text)

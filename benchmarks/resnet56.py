@@ -111,7 +111,8 @@ def main(argv=None):
     if args.write:
         text = (
             "## Whole network: MGIC-ResNet-56 vs ResNet-56\n\n"
-            f"`python benchmarks/resnet56.py --write` (batch {args.batch}, 32x32x3; median over "
+            f"`python benchmarks/resnet56.py {' '.join(sys.argv[1:])}` "
+            f"(batch {args.batch}, 32x32x3; median over "
             f"{rounds} alternating rounds of the median of 3 `train_on_batch` / "
             f"`predict_on_batch` calls, after warm-up).\n{env}\n\n"
             f"{table}\n\nTarget: train and inference ratios at most 1.3 (aim 0.6)."

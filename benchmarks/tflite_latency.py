@@ -97,7 +97,7 @@ def main(argv=None):
     if args.write:
         text = (
             "## TFLite latency: MGIC-MobileNetV3-Large 1.0 vs MobileNetV3-Large 1.0\n\n"
-            f"`python benchmarks/tflite_latency.py --write` (float32, batch 1, "
+            f"`python benchmarks/tflite_latency.py {' '.join(sys.argv[1:])}` (float32, batch 1, "
             f"{args.size}x{args.size}, {runtime} interpreter with XNNPACK; median over {rounds} "
             f"alternating rounds of the median of 10 invokes).\n{env}\n\n{sizes}\n\n{table}\n\n"
             "Target: latency ratio at most 1.3."
