@@ -224,3 +224,16 @@ def test_fused_conv_batch_norm_inference_with_grouped_kernel(np_conv, np_bn, ran
 
     np.testing.assert_allclose(raw(x).numpy(), np.maximum(expected, 0), atol=1e-4)
     np.testing.assert_allclose(layers(x).numpy(), expected, atol=1e-4)
+
+
+def test_default_compile_keeps_mgic_models_off_xla_on_a_cpu():
+    """Keras's jit_compile="auto" must not pick XLA on a CPU: XLA's grouped conv there is
+    15x to 90x slower per training step (benchmarks/jit_compile.py)."""
+    from keras_mgic import MGICBlock
+
+    model = keras.Sequential([keras.Input((4, 4, 16)), MGICBlock(4, 8)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.jit_compile is False
+    forced = keras.Sequential([keras.Input((4, 4, 16)), MGICBlock(4, 8)])
+    forced.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert forced.jit_compile is True
