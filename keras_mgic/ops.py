@@ -10,6 +10,16 @@ for grouped convolutions ("Gradients for grouped convolutions are not supported 
 which breaks ``mixed_float16`` training. When no GPU is visible, a grouped float16
 convolution is therefore computed in float32 and its result cast back to float16 (bfloat16
 runs natively). With a GPU, float16 stays float16.
+
+On the JAX backend with the CPU platform, XLA's CPU grouped convolution (the
+``feature_group_count`` of ``jax.lax.conv_general_dilated``, which ``keras.ops.conv`` uses) is
+30 to 200 times slower, forward+backward, than the same numbers computed without a grouped
+conv op (``benchmarks/backend_conv.py``, section ``backend_conv_jax`` of BENCHMARKS.md).
+There :func:`grouped_conv2d` lowers a grouped convolution to dense per-group convolutions
+(``k x k`` kernels, up to 64 groups) or to a sum over the kernel taps of shifted,
+strided slices times a batched matmul (1x1 kernels, one input channel per group, or more
+than 64 groups). JAX on a GPU or TPU, and the PyTorch backend (whose native grouped conv
+measured fastest), use ``keras.ops.conv``.
 """
 
 import functools
@@ -42,6 +52,99 @@ def _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
         outputs = conv(tf.cast(inputs, tf.float32), tf.cast(kernel, tf.float32))
         return tf.cast(outputs, tf.float16)
     return conv(inputs, kernel)
+
+
+# k x k grouped convolutions with at most this many groups are split into per-group dense
+# convolutions on JAX's CPU backend; above it, compile time grows with the number of
+# convolutions (12 s for 128 groups) and the shifted matmuls run faster (measured: 512
+# channels, 128 groups of 4, 8x8: 25 ms split, 5 ms shifted matmuls, 5 s keras.ops.conv).
+_JAX_MAX_SPLIT_GROUPS = 64
+
+
+@functools.cache
+def _jax_on_cpu():
+    import jax
+
+    return jax.default_backend() == "cpu"
+
+
+def _same_padding(size, kernel_size, stride, dilation):
+    """TensorFlow's "same" padding ``(before, after)`` of one spatial axis."""
+    effective = (kernel_size - 1) * dilation + 1
+    total = max((-(-size // stride) - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def _jax_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
+    """Channels-last grouped convolution without XLA's CPU grouped conv op."""
+    import jax
+    import jax.numpy as jnp
+
+    kernel = keras.ops.convert_to_tensor(kernel)
+    inputs = keras.ops.convert_to_tensor(inputs, dtype=kernel.dtype)
+    kh, kw, group_channels, filters = kernel.shape
+    groups = inputs.shape[-1] // group_channels
+    height, width = inputs.shape[1:3]
+    (sh, sw), (dh, dw) = strides, dilation_rate
+    if not (isinstance(height, int) and isinstance(width, int)):
+        # Symbolic image size (a shape-polymorphic export): Keras's own conv.
+        return keras.ops.conv(
+            inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate
+        )
+    if padding == "same":
+        out_h, out_w = -(-height // sh), -(-width // sw)
+    else:
+        out_h = (height - (kh - 1) * dh - 1) // sh + 1
+        out_w = (width - (kw - 1) * dw - 1) // sw + 1
+    if out_h <= 0 or out_w <= 0:  # an empty output: keras.ops.conv raises its clear error
+        return keras.ops.conv(
+            inputs, kernel, strides=strides, padding=padding, dilation_rate=dilation_rate
+        )
+
+    if kh * kw > 1 and group_channels > 1 and groups <= _JAX_MAX_SPLIT_GROUPS:
+        group_filters = filters // groups
+        outputs = [
+            jax.lax.conv_general_dilated(
+                # lax slices, not NumPy indexing: that lowers to a gather when the batch
+                # size is symbolic (SavedModel export), which the TFLite converter rejects.
+                jax.lax.slice_in_dim(inputs, g * group_channels, (g + 1) * group_channels, axis=3),
+                jax.lax.slice_in_dim(kernel, g * group_filters, (g + 1) * group_filters, axis=3),
+                window_strides=strides,
+                padding=padding.upper(),
+                rhs_dilation=dilation_rate,
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            )
+            for g in range(groups)
+        ]
+        return jnp.concatenate(outputs, axis=-1)
+
+    if padding == "same":
+        pads = (_same_padding(height, kh, sh, dh), _same_padding(width, kw, sw, dw))
+        inputs = jnp.pad(inputs, ((0, 0), *pads, (0, 0)))
+    if group_channels == 1 and filters > groups:  # each input channel feeds `multiplier` outputs
+        inputs = jnp.repeat(inputs, filters // groups, axis=-1)
+    outputs = None
+    for i in range(kh):
+        for j in range(kw):
+            patch = jax.lax.slice_in_dim(inputs, i * dh, i * dh + (out_h - 1) * sh + 1, sh, 1)
+            patch = jax.lax.slice_in_dim(patch, j * dw, j * dw + (out_w - 1) * sw + 1, sw, 2)
+            term = _jax_grouped_matmul(patch, kernel[i, j], groups)
+            outputs = term if outputs is None else outputs + term
+    return outputs
+
+
+def _jax_grouped_matmul(inputs, tap, groups):
+    """``inputs (..., channels)`` times one tap ``(channels // groups, filters)`` of a
+    grouped kernel; with one channel per group, ``inputs`` already has ``filters`` channels."""
+    import jax.numpy as jnp
+
+    group_channels, filters = tap.shape
+    if group_channels == 1:
+        return inputs * tap[0]
+    x = jnp.reshape(inputs, (*inputs.shape[:-1], groups, group_channels))
+    w = jnp.transpose(jnp.reshape(tap, (group_channels, groups, filters // groups)), (1, 0, 2))
+    y = jnp.einsum("...gc,gcf->...gf", x, w)
+    return jnp.reshape(y, (*inputs.shape[:-1], filters))
 
 
 def grouped_conv2d(
@@ -87,8 +190,16 @@ def grouped_conv2d(
     _check_group_shapes(inputs.shape, kernel.shape, data_format)
     strides = _pair(strides)
     dilation_rate = _pair(dilation_rate)
-    if keras.backend.backend() == "tensorflow" and data_format == "channels_last":
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and data_format == "channels_last":
         return _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate)
+    if (
+        backend == "jax"
+        and data_format == "channels_last"
+        and kernel.shape[-2] != inputs.shape[-1]
+        and _jax_on_cpu()
+    ):
+        return _jax_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate)
     return keras.ops.conv(
         inputs,
         kernel,
