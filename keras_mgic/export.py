@@ -35,6 +35,11 @@ correction sum), so the top-1 agreement with Keras depends on how well trained t
 (its logit margins) and on the depth of the channel hierarchy; check it with
 :func:`check_parity` on held-out data, and prefer float16 where it falls short.
 
+Export needs TensorFlow and the TensorFlow or JAX Keras backend (Keras exports JAX models
+through jax2tf). On PyTorch, :func:`to_saved_model` and :func:`to_tflite` raise a
+``ValueError`` that says so (:func:`check_export_backend`): save the model as ``.keras`` and
+export it from a process started with ``KERAS_BACKEND=tensorflow``.
+
 TFLite files run on ``ai_edge_litert.interpreter.Interpreter`` (the ``litert`` extra) when
 it is installed, else on ``tf.lite.Interpreter``.
 """
@@ -199,7 +204,42 @@ def _serving_batch_dims(path):
     return {name: shape[0] if shape else None for name, shape in _serving_inputs(path).items()}
 
 
+# Keras exports a TensorFlow SavedModel from these backends (jax2tf for JAX); its PyTorch
+# export path (torch.export) does not write a SavedModel.
+EXPORT_BACKENDS = ("tensorflow", "jax")
+
+
+def check_export_backend():
+    """Raises a clear error unless this Keras backend can write a TensorFlow SavedModel.
+
+    SavedModel and TFLite export need TensorFlow installed and the TensorFlow or JAX Keras
+    backend. A model trained on PyTorch is exported by saving it as ``.keras`` and loading
+    that file in a process started with ``KERAS_BACKEND=tensorflow``: the weights and
+    outputs are the same on every backend.
+    """
+    import importlib.util
+
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in EXPORT_BACKENDS:
+        raise ValueError(
+            "SavedModel and TFLite export need the TensorFlow (or JAX) Keras backend. Save "
+            "the model with `model.save('model.keras')`, then load and export it in a "
+            "process started with KERAS_BACKEND=tensorflow (for example `KERAS_BACKEND="
+            "tensorflow keras-mgic export model.keras --format tflite`). "
+            f"Received: keras.backend.backend()={backend!r}"
+        )
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ImportError(
+            "SavedModel and TFLite export need TensorFlow: `pip install tensorflow` (or "
+            f"`keras-mgic[tensorflow-cpu]`). Received: keras.backend.backend()={backend!r} "
+            "with no `tensorflow` module installed"
+        )
+
+
 def _export_saved_model(model, path, verbose=False):
+    check_export_backend()
     path = os.fspath(path)
     model.export(
         path, format="tf_saved_model", input_signature=_input_signature(model), verbose=verbose
@@ -788,8 +828,10 @@ def format_parity(figures):
 
 
 __all__ = [
+    "EXPORT_BACKENDS",
     "QUANTIZATIONS",
     "check_builtin_ops",
+    "check_export_backend",
     "check_parity",
     "conv_groups",
     "float32_model",
