@@ -100,7 +100,7 @@ def main(argv=None):
         f"python {platform.python_version()}, policy {policy}"
     )
     print(env)
-    rows = []
+    rows, results = [], {}
     for dense_name, mgic_name, size, batch in PAIRS:
         if args.quick:
             size, batch = (32, 4)
@@ -109,6 +109,7 @@ def main(argv=None):
         keras.backend.clear_session()
         mgic = measure(mgic_name, size, batch, steps)
         keras.backend.clear_session()
+        results[dense_name], results[mgic_name] = dense, mgic
         for label, (train, infer) in ((dense_name, dense), (mgic_name, mgic)):
             rows.append((label, f"{size}x{size}", batch, f"{train:.0f}", f"{infer:.0f}", ""))
         rows.append(
@@ -121,7 +122,11 @@ def main(argv=None):
                 "throughput ratio",
             )
         )
-        print(rows[-3:], flush=True)
+        print(
+            f"{mgic_name} / {dense_name}: training {rows[-1][3]}x, inference {rows[-1][4]}x "
+            f"the dense model's images per second",
+            flush=True,
+        )
     table = markdown_table(
         ["model", "input", "batch", "train img/s", "inference img/s", "note"], rows
     )
@@ -133,7 +138,7 @@ def main(argv=None):
             f"{env}\n\n{table}"
         )
         write_section(f"gpu_{keras.backend.backend()}", text)
-    return rows
+    return results
 
 
 if __name__ == "__main__":
