@@ -5,10 +5,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test test-slow lint demo clean
 
+# The JAX and PyTorch backends the `backends` tests also run on. PyTorch is pinned to its
+# CPU build's exact version: an unpinned `torch` pulls several GB of CUDA packages.
+BACKEND_PACKAGES := torch==2.13.0 jax jaxlib
+
 # The venv is rebuilt only when the packaging files change (idempotent).
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(BACKEND_PACKAGES)
 	$(BIN)/python -m pip install --quiet -e ".[tensorflow-cpu,tests]"
 	touch $(STAMP)
 
@@ -18,8 +23,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m keras_mgic.demo
 
+# The full suite on TensorFlow (it includes the cross-backend .keras test), then the
+# `backends` subset (layers, builders, fit, save/load) on JAX and on PyTorch.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q -m "backends and not slow"
+	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m "backends and not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

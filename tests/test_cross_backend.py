@@ -1,0 +1,136 @@
+"""A ``.keras`` file saved on one Keras backend loads on the others with the same outputs.
+
+For MGIC-ResNet-20 (16x16) and a narrow MGIC-MobileNetV3-Small (32x32), every installed
+backend of TensorFlow, JAX and PyTorch builds the model in a fresh process, gives every
+BatchNormalization random statistics (so that inference mode is not close to the identity),
+saves it as ``.keras`` and records its logits; then every backend loads every file in a fresh
+process and computes the logits again. All source/target pairs (a backend loading its own
+file included) must agree within 1e-4 of the logits' scale.
+
+Runs in the default suite (it starts its own subprocesses with ``KERAS_BACKEND`` set, so the
+backend of the pytest process does not matter).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKENDS = [
+    backend
+    for backend in ("tensorflow", "jax", "torch")
+    if importlib.util.find_spec(backend) is not None
+]
+MODELS = {
+    "mgic_resnet20": dict(input_shape=(16, 16, 3), num_classes=5),
+    "mgic_mobilenet_v3_small": dict(
+        input_shape=(32, 32, 3),
+        num_classes=5,
+        width_multiplier=0.35,
+        group_size=8,
+        coarsest_size=8,
+    ),
+}
+TOLERANCE = 1e-4  # max |difference| over max |logits|
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    import keras
+    import keras_mgic
+
+    phase, job_dir = sys.argv[1], sys.argv[2]
+    backend = keras.backend.backend()
+    with open(os.path.join(job_dir, "job.json")) as f:
+        job = json.load(f)
+    for name, kwargs in job["models"].items():
+        x = np.load(os.path.join(job_dir, name + "_x.npy"))
+        if phase == "save":
+            keras.utils.set_random_seed(0)
+            kwargs = dict(kwargs, input_shape=tuple(kwargs["input_shape"]))
+            model = keras_mgic.models.get_model(name, classifier_activation=None, **kwargs)
+            rng = np.random.default_rng(1)
+            for layer in model._flatten_layers():
+                if isinstance(layer, keras.layers.BatchNormalization):
+                    c = layer.moving_mean.shape[0]
+                    layer.set_weights([
+                        rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c),
+                        rng.normal(0, 0.1, c), rng.uniform(0.5, 1.5, c),
+                    ])
+            model.save(os.path.join(job_dir, f"{name}-{backend}.keras"))
+            np.save(os.path.join(job_dir, f"{name}-{backend}-logits.npy"),
+                    model.predict(x, verbose=0))
+        else:
+            for source in job["backends"]:
+                model = keras.saving.load_model(os.path.join(job_dir, f"{name}-{source}.keras"))
+                np.save(os.path.join(job_dir, f"{name}-{source}-on-{backend}.npy"),
+                        model.predict(x, verbose=0))
+    """
+)
+
+
+def _run_phase(phase, job_dir):
+    """Runs ``phase`` on every backend at once (one process each) and waits for all."""
+    processes = {}
+    for backend in BACKENDS:
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        processes[backend] = subprocess.Popen(
+            [sys.executable, "-c", _SCRIPT, phase, job_dir],
+            cwd=REPO_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    failures = []
+    for backend, process in processes.items():
+        try:
+            _, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+        if process.returncode != 0:
+            failures.append(f"{phase} on {backend} failed:\n{stderr[-3000:]}")
+    assert not failures, "\n\n".join(failures)
+
+
+def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
+    if len(BACKENDS) < 2:
+        pytest.skip(f"needs two Keras backends installed; found {BACKENDS}")
+    job_dir = str(tmp_path)
+    with open(os.path.join(job_dir, "job.json"), "w") as f:
+        json.dump({"models": MODELS, "backends": BACKENDS}, f)
+    rng = np.random.default_rng(2)
+    for name, kwargs in MODELS.items():
+        x = rng.normal(size=(4, *kwargs["input_shape"])).astype("float32")
+        np.save(os.path.join(job_dir, name + "_x.npy"), x)
+
+    _run_phase("save", job_dir)
+    _run_phase("load", job_dir)
+
+    errors, report = {}, []
+    for name in MODELS:
+        reference = {
+            source: np.load(os.path.join(job_dir, f"{name}-{source}-logits.npy"))
+            for source in BACKENDS
+        }
+        for source in BACKENDS:
+            saved = reference[source]
+            scale = np.abs(saved).max()
+            assert saved.shape == (4, MODELS[name]["num_classes"]) and scale > 0.1
+            for target in BACKENDS:
+                loaded = np.load(os.path.join(job_dir, f"{name}-{source}-on-{target}.npy"))
+                error = float(np.abs(loaded - saved).max() / scale)
+                errors[(name, source, target)] = error
+                report.append(f"{name}: saved on {source}, loaded on {target}: {error:.2e}")
+    print("\n".join(report))  # shown with `pytest -s`
+    bad = [line for line, error in zip(report, errors.values(), strict=True) if error > TOLERANCE]
+    assert not bad, "relative errors above 1e-4:\n" + "\n".join(bad)
+    assert len(errors) == len(MODELS) * len(BACKENDS) ** 2
