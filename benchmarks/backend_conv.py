@@ -326,7 +326,8 @@ def main(argv=None):
     if args.write:
         markdown = "\n\n".join(
             [
-                f"## Grouped conv lowerings on the {backend} backend",
+                f"## Grouped conv lowerings on the {backend} backend"
+                f"{f', {THREADS} thread(s)' if THREADS > 0 else ''}",
                 f"`KERAS_BACKEND={backend} python benchmarks/backend_conv.py --write"
                 f"{f' --threads {THREADS}' if THREADS > 0 else ''}`. "
                 "Median milliseconds of one forward+backward pass (input and kernel "

@@ -253,6 +253,7 @@ def main():
         lowering_rows,
     )
     text = (
+        "## Export: SavedModel and TFLite parity, sizes, latency\n\n"
         f"Measured with `python benchmarks/export_parity.py --epochs {args.epochs}"
         f"{' --deep' if args.deep else ''}` on {header}.\n\n"
         f"Parity on the {len(x_test)} held-out digits test images (32x32 RGB), models trained "
