@@ -1,20 +1,37 @@
-"""Argument and shape checks shared by the layers: each raises a ValueError that names the
-argument and the received value."""
+"""Argument and shape checks shared by the layers and the model builders: each raises a
+ValueError that names the argument and the received value."""
 
 
-def _is_int(value):
+def is_int(value):
+    """An ``int`` that is not a ``bool``."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def positive_int(name, value):
-    if not _is_int(value) or value <= 0:
+    if not is_int(value) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return value
 
 
 def positive_even_int(name, value):
-    if not _is_int(value) or value <= 0 or value % 2:
+    if not is_int(value) or value <= 0 or value % 2:
         raise ValueError(f"`{name}` must be a positive even integer. Received: {name}={value!r}")
+    return value
+
+
+def pooling(value):
+    """A classifier's global pooling: ``None``, ``"avg"`` or ``"max"``."""
+    if value not in (None, "avg", "max"):
+        raise ValueError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={value!r}")
+    return value
+
+
+def dropout_rate(value):
+    """A dropout rate: a number in ``[0, 1)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(
+            f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={value!r}"
+        )
     return value
 
 

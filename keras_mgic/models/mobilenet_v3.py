@@ -71,8 +71,9 @@ from typing import NamedTuple
 import keras
 from keras import layers
 
-from keras_mgic.layers import ChannelTransition, MGICBlock, SqueezeExcite
+from keras_mgic.layers import ChannelTransition, MGICBlock, SqueezeExcite, validation
 from keras_mgic.layers.channel_hierarchy import level_groups, level_widths
+from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
 
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
@@ -162,10 +163,6 @@ def _depth(value, divisor=8):
     return rounded
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_width_multiplier(width_multiplier):
     if (
         isinstance(width_multiplier, bool)
@@ -184,7 +181,7 @@ def _check_input_shape(input_shape):
     if (
         shape is None
         or len(shape) != 3
-        or not all(size is None or (_is_int(size) and size > 0) for size in shape)
+        or not all(size is None or (is_int(size) and size > 0) for size in shape)
         or shape[-1] is None
     ):
         raise ValueError(
@@ -200,22 +197,12 @@ def _check_input_shape(input_shape):
 
 
 def _check_arguments(num_classes, include_top, pooling, dropout_rate, last_point_filters):
-    if include_top and (not _is_int(num_classes) or num_classes <= 0):
-        raise ValueError(
-            f"`num_classes` must be a positive integer. Received: num_classes={num_classes!r}"
-        )
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
-    if (
-        isinstance(dropout_rate, bool)
-        or not isinstance(dropout_rate, (int, float))
-        or not 0 <= dropout_rate < 1
-    ):
-        raise ValueError(
-            f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}"
-        )
+    if include_top:
+        positive_int("num_classes", num_classes)
+    validation.pooling(pooling)
+    validation.dropout_rate(dropout_rate)
     if last_point_filters is not None and (
-        not _is_int(last_point_filters) or last_point_filters <= 0
+        not is_int(last_point_filters) or last_point_filters <= 0
     ):
         raise ValueError(
             "`last_point_filters` must be a positive integer or None. "
@@ -224,14 +211,8 @@ def _check_arguments(num_classes, include_top, pooling, dropout_rate, last_point
 
 
 def _check_mgic_arguments(group_size, coarsest_size):
-    if not _is_int(group_size) or group_size <= 0 or group_size % 2:
-        raise ValueError(
-            f"`group_size` must be a positive even integer. Received: group_size={group_size!r}"
-        )
-    if not _is_int(coarsest_size) or coarsest_size <= 0:
-        raise ValueError(
-            f"`coarsest_size` must be a positive integer. Received: coarsest_size={coarsest_size!r}"
-        )
+    positive_even_int("group_size", group_size)
+    positive_int("coarsest_size", coarsest_size)
 
 
 def _block_coarsest_size(coarsest_size):

@@ -31,8 +31,15 @@ Layer names are deterministic: ``stem_conv``, ``stage2_block1_transition``,
 
 import keras
 
-from keras_mgic.layers import BottleneckBlock, ChannelTransition, MGICBlock, ResidualBlock
+from keras_mgic.layers import (
+    BottleneckBlock,
+    ChannelTransition,
+    MGICBlock,
+    ResidualBlock,
+    validation,
+)
 from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
 
 _BN_MOMENTUM = 0.9
 _BN_EPSILON = 1e-5
@@ -44,36 +51,26 @@ STEMS = {
     "imagenet": {"filters": 64, "kernel_size": 7, "strides": 2, "max_pool": True},
 }
 
+
+def _cifar_variant(blocks_per_stage):
+    """A CIFAR ResNet of depth ``6 * blocks_per_stage + 2`` (He et al., section 4.2)."""
+    return {
+        "stem": "cifar",
+        "block": "residual",
+        "stage_widths": (16, 32, 64),
+        "stage_depths": (blocks_per_stage,) * 3,
+        "stage_strides": (1, 2, 2),
+        "default_size": 32,
+        "default_classes": 10,
+    }
+
+
 #: Every named variant: stem, per-level block, stage widths (block outputs), blocks per stage,
 #: stage strides, default input size and default number of classes.
 VARIANTS = {
-    "resnet20": {
-        "stem": "cifar",
-        "block": "residual",
-        "stage_widths": (16, 32, 64),
-        "stage_depths": (3, 3, 3),
-        "stage_strides": (1, 2, 2),
-        "default_size": 32,
-        "default_classes": 10,
-    },
-    "resnet56": {
-        "stem": "cifar",
-        "block": "residual",
-        "stage_widths": (16, 32, 64),
-        "stage_depths": (9, 9, 9),
-        "stage_strides": (1, 2, 2),
-        "default_size": 32,
-        "default_classes": 10,
-    },
-    "resnet110": {
-        "stem": "cifar",
-        "block": "residual",
-        "stage_widths": (16, 32, 64),
-        "stage_depths": (18, 18, 18),
-        "stage_strides": (1, 2, 2),
-        "default_size": 32,
-        "default_classes": 10,
-    },
+    "resnet20": _cifar_variant(3),
+    "resnet56": _cifar_variant(9),
+    "resnet110": _cifar_variant(18),
     "resnet50": {
         "stem": "imagenet",
         "block": "bottleneck",
@@ -88,20 +85,11 @@ VARIANTS = {
 _LEVEL_BLOCKS = {"residual": ResidualBlock, "bottleneck": BottleneckBlock}
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if not _is_int(value) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
 def _check_int_tuple(name, value, length=None):
     if (
         not isinstance(value, (tuple, list))
         or not value
-        or any(not _is_int(v) or v <= 0 for v in value)
+        or any(not is_int(v) or v <= 0 for v in value)
         or (length is not None and len(value) != length)
     ):
         expected = f"{length} " if length is not None else ""
@@ -128,7 +116,7 @@ def _resolve_input_shape(input_shape, default_size, minimum):
             f"Received: input_shape={input_shape!r}"
         )
     height, width, channels = input_shape
-    if not _is_int(channels) or channels <= 0:
+    if not is_int(channels) or channels <= 0:
         raise ValueError(
             "`input_shape` needs a positive number of channels (channels last). "
             f"Received: input_shape={input_shape!r}"
@@ -136,7 +124,7 @@ def _resolve_input_shape(input_shape, default_size, minimum):
     for size in (height, width):
         if size is None:
             continue
-        if not _is_int(size) or size < minimum:
+        if not is_int(size) or size < minimum:
             raise ValueError(
                 f"This ResNet downsamples by {minimum}, so the input height and width must be "
                 f"integers >= {minimum} (or None). Received: input_shape={input_shape!r}"
@@ -277,24 +265,13 @@ def ResNet(
             f"Received: stage_widths={stage_widths!r}"
         )
     if include_top:
-        _check_positive_int("num_classes", num_classes)
-    if pooling not in (None, "avg", "max"):
-        raise ValueError(f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
-    if (
-        isinstance(dropout_rate, bool)
-        or not isinstance(dropout_rate, (int, float))
-        or not 0 <= dropout_rate < 1
-    ):
-        raise ValueError(
-            f"`dropout_rate` must be a number in [0, 1). Received: dropout_rate={dropout_rate!r}"
-        )
+        positive_int("num_classes", num_classes)
+    validation.pooling(pooling)
+    validation.dropout_rate(dropout_rate)
     level_scale = _BOTTLENECK_RATIO if block == "bottleneck" else 1
     if mgic:
-        if not _is_int(group_size) or group_size <= 0 or group_size % 2:
-            raise ValueError(
-                f"`group_size` must be a positive even integer. Received: group_size={group_size!r}"
-            )
-        _check_positive_int("coarsest_size", coarsest_size)
+        positive_even_int("group_size", group_size)
+        positive_int("coarsest_size", coarsest_size)
     input_shape = _resolve_input_shape(input_shape, default_size, min_input_size(stem, strides))
     if name is None:
         name = "mgic_resnet" if mgic else "resnet"
