@@ -27,6 +27,8 @@ import math
 import keras
 import numpy as np
 import pytest
+from numpy_reference import np_level_block, np_mgic_algorithm_1, relu
+from small_models import CLASSES, MGIC_MODELS, SIZE, small_model_kwargs
 
 import keras_mgic
 from keras_mgic import MGICBlock, ops
@@ -60,28 +62,6 @@ def _randomize_batch_norms(layer, rng, randomize_bn):
     for sub in layer._flatten_layers(include_self=True):
         if isinstance(sub, keras.layers.BatchNormalization):
             randomize_bn(sub, rng)
-
-
-# ---------------------------------------------------------------------- NumPy activations
-
-
-def _relu(x):
-    return np.maximum(x, 0.0)
-
-
-def _hard_sigmoid(x):
-    return np.clip(x + 3.0, 0.0, 6.0) / 6.0
-
-
-def _hard_swish(x):
-    return x * _hard_sigmoid(x)
-
-
-_ACTIVATIONS = {"relu": _relu, "hard_swish": _hard_swish, "hard_silu": _hard_swish}
-
-
-def _np_activation(layer):
-    return _ACTIVATIONS[keras.activations.serialize(layer.activation)]
 
 
 def _dilated(kernel, rate):
@@ -165,7 +145,7 @@ def _jax_conv_group_counts(fn, x, kernel):
 @pytest.mark.skipif(BACKEND != "jax", reason="the lowering of JAX's CPU backend")
 @pytest.mark.parametrize("case", list(CONV_CASES), ids=list(CONV_CASES))
 def test_jax_cpu_lowering_has_no_grouped_conv_op(case):
-    """XLA's CPU grouped conv is 30-200x slower (benchmarks/backend_conv.py): not one is left,
+    """XLA's CPU grouped conv is 30-150x slower (benchmarks/backend_conv.py): not one is left,
     forward or backward; Keras's own conv has them (the check can see them)."""
     import jax
 
@@ -245,32 +225,6 @@ def test_prolongation_interpolates_each_group_and_matches_numpy(np_conv):
 # ------------------------------------------------------------------- per-level blocks
 
 
-def _kernel(conv):
-    return _np(conv.kernel)
-
-
-def np_level_block(block, x, training, conv, bn):
-    """NumPy reference of a built per-level block (``conv``/``bn``: conftest's refs)."""
-    act = _np_activation(block)
-    if isinstance(block, ResidualBlock):
-        h = act(bn(conv(x, _kernel(block.conv1), 1, "same"), block.bn1, training))
-        h = bn(conv(h, _kernel(block.conv2), 1, "same"), block.bn2, training)
-        return act(x + h)
-    if isinstance(block, BottleneckBlock):
-        h = act(bn(conv(x, _kernel(block.conv1)), block.bn1, training))
-        h = act(bn(conv(h, _kernel(block.conv2), 1, "same"), block.bn2, training))
-        h = bn(conv(h, _kernel(block.conv3)), block.bn3, training)
-        return act(x + h)
-    h = act(bn(conv(x, _kernel(block.expand)), block.expand_bn, training))
-    depthwise = np.transpose(_np(block.depthwise.kernel), (0, 1, 3, 2))  # (k, k, 1, c)
-    h = act(bn(conv(h, depthwise, 1, "same"), block.depthwise_bn, training))
-    se = block.squeeze_excite
-    gates = h.mean(axis=(1, 2), keepdims=True)
-    gates = _relu(conv(gates, _kernel(se.reduce), bias=_np(se.reduce.bias)))
-    h = h * _hard_sigmoid(conv(gates, _kernel(se.expand), bias=_np(se.expand.bias)))
-    return x + bn(conv(h, _kernel(block.project)), block.project_bn, training)
-
-
 LEVEL_BLOCKS = {
     "residual": lambda: ResidualBlock(filters=16, groups=4),
     "bottleneck": lambda: BottleneckBlock(filters=32, groups=2),
@@ -295,24 +249,6 @@ def test_level_block_matches_numpy(name, np_conv, np_bn, randomize_bn):
 # ------------------------------------------------------------------------ MGIC block
 
 
-def np_mgic_block(block, x, training, conv, bn):
-    """Algorithm 1 in NumPy with the block's own (residual) per-level blocks."""
-
-    def cnn(level, h):
-        return np_level_block(block.level_blocks[level], h, training, conv, bn)
-
-    n = len(block.widths) - 1
-    xs = [np.asarray(x, np.float64)]
-    for j in range(n):
-        xs.append(conv(xs[j], _np(block.restrictions[j].kernel)))
-    xs[n] = cnn(n, xs[n])
-    for j in reversed(range(n)):
-        residual = xs[j + 1] - conv(xs[j], _np(block.restrictions[j].kernel))
-        prolonged = conv(residual, _np(block.prolongations[j].kernel))
-        xs[j] = cnn(j, xs[j] + bn(prolonged, block.corrections[j], training))
-    return xs[0]
-
-
 def test_mgic_block_matches_numpy_algorithm_1(np_conv, np_bn, randomize_bn):
     block = MGICBlock(group_size=4, coarsest_size=8)
     x = _normal((2, 5, 4, 16), seed=11)
@@ -323,7 +259,11 @@ def test_mgic_block_matches_numpy_algorithm_1(np_conv, np_bn, randomize_bn):
         transfer.set_weights([rng.normal(0, 0.5, transfer.kernel.shape)])
     _randomize_batch_norms(block, rng, randomize_bn)
     for training in (False, True):
-        expected = np_mgic_block(block, x, training, np_conv, np_bn)
+
+        def cnn(level, h, training=training):
+            return np_level_block(block.level_blocks[level], h, training, np_conv, np_bn)
+
+        expected = np_mgic_algorithm_1(block, x, training, np_conv, np_bn, cnn)
         y = _np(block(x, training=training))
         np.testing.assert_allclose(y, expected, atol=5e-4, err_msg=f"training={training}")
 
@@ -378,7 +318,7 @@ def test_channel_transition_matches_numpy(channels, filters, strides, np_conv, n
     _randomize_batch_norms(layer, np.random.default_rng(16), randomize_bn)
     for training in (False, True):
         h = np_conv(x, _np(layer.conv.kernel), strides, "same")
-        expected = _relu(np_bn(h, layer.bn, training))
+        expected = relu(np_bn(h, layer.bn, training))
         y = _np(layer(x, training=training))
         assert y.shape == tuple(layer.compute_output_shape(x.shape))
         np.testing.assert_allclose(y, expected, atol=2e-4, err_msg=f"training={training}")
@@ -491,21 +431,10 @@ def test_layer_fits_predicts_and_round_trips(name, tmp_path):
 
 # ------------------------------------------------------------------------------ builders
 
-BUILDERS = {
-    "mgic_resnet20": dict(input_shape=(16, 16, 3), num_classes=5),
-    "mgic_mobilenet_v3_small": dict(
-        input_shape=(32, 32, 3),
-        num_classes=5,
-        width_multiplier=0.35,
-        group_size=8,
-        coarsest_size=8,
-    ),
-}
 
-
-@pytest.mark.parametrize("name", list(BUILDERS))
+@pytest.mark.parametrize("name", list(MGIC_MODELS))
 def test_builder_fits_predicts_and_round_trips(name, tmp_path):
-    kwargs = BUILDERS[name]
+    kwargs = MGIC_MODELS[name]
     model = keras_mgic.models.get_model(name, **kwargs)
     assert model.output_shape == (None, kwargs["num_classes"])
     assert any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
@@ -518,31 +447,20 @@ def test_builder_fits_predicts_and_round_trips(name, tmp_path):
     np.testing.assert_allclose(probabilities.sum(axis=-1), np.ones(8), rtol=1e-5)
 
 
-def _small_builder_kwargs(name):
-    """Every builder at 32x32 (the smallest input of the ImageNet-style ones); MobileNetV3
-    at width 0.5, with s_g = s_c = 8 for the MGIC ones so that they still coarsen."""
-    kwargs = {"input_shape": (32, 32, 3), "num_classes": 5}
-    if "mobilenet" in name:
-        kwargs["width_multiplier"] = 0.5
-        if name.startswith("mgic_"):
-            kwargs.update(group_size=8, coarsest_size=8)
-    return kwargs
-
-
 @pytest.mark.parametrize("name", sorted(keras_mgic.models.MODELS))
 def test_every_builder_builds_and_predicts(name):
     """All twelve builders build and predict on this backend (the two above also fit and
     round-trip); ``count_params`` sees every trainable weight here too."""
-    kwargs = _small_builder_kwargs(name)
+    kwargs = small_model_kwargs(name)
     model = keras_mgic.models.get_model(name, **kwargs)
-    assert model.output_shape == (None, 5)
+    assert model.output_shape == (None, CLASSES)
     assert keras_mgic.count_params(model) == sum(
         math.prod(w.shape) for w in model.trainable_weights
     )
     has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
-    probabilities = model.predict(_normal((2, 32, 32, 3), seed=23), verbose=0)
-    assert probabilities.shape == (2, 5) and np.all(np.isfinite(probabilities))
+    probabilities = model.predict(_normal((2, SIZE, SIZE, 3), seed=23), verbose=0)
+    assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))
     np.testing.assert_allclose(probabilities.sum(axis=-1), np.ones(2), rtol=1e-5)
 
 

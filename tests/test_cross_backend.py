@@ -20,6 +20,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from small_models import MGIC_MODELS as MODELS
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = [
@@ -27,16 +28,6 @@ BACKENDS = [
     for backend in ("tensorflow", "jax", "torch")
     if importlib.util.find_spec(backend) is not None
 ]
-MODELS = {
-    "mgic_resnet20": dict(input_shape=(16, 16, 3), num_classes=5),
-    "mgic_mobilenet_v3_small": dict(
-        input_shape=(32, 32, 3),
-        num_classes=5,
-        width_multiplier=0.35,
-        group_size=8,
-        coarsest_size=8,
-    ),
-}
 TOLERANCE = 1e-4  # max |difference| over max |logits|
 
 _SCRIPT = textwrap.dedent(

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from numpy_reference import np_level_block, np_squeeze_excite
 
 from keras_mgic.layers import (
     BottleneckBlock,
@@ -12,58 +13,6 @@ from keras_mgic.layers import (
     SqueezeExcite,
 )
 from keras_mgic.layers.level_blocks import LEVEL_BLOCKS
-
-
-def _relu(x):
-    return np.maximum(x, 0)
-
-
-def _hard_sigmoid(x):
-    return np.clip(x + 3, 0, 6) / 6
-
-
-def _hard_swish(x):
-    return x * _hard_sigmoid(x)
-
-
-ACTIVATIONS = {"relu": _relu, "hard_swish": _hard_swish}
-
-
-def _weights(layer):
-    return layer.get_weights()[0]
-
-
-def _np_squeeze_excite(se, h, conv):
-    wr, br = se.reduce.get_weights()
-    we, be = se.expand.get_weights()
-    pooled = h.mean(axis=(1, 2), keepdims=True)
-    gates = _hard_sigmoid(conv(_relu(conv(pooled, wr, bias=br)), we, bias=be))
-    return h * gates
-
-
-def np_level_block(block, x, training, conv, bn):
-    """NumPy reference of a built per-level block (``conv``/``bn``: the conftest refs)."""
-    act = ACTIVATIONS[
-        keras.activations.serialize(block.activation).replace("hard_silu", "hard_swish")
-    ]
-    if isinstance(block, ResidualBlock):
-        h = act(bn(conv(x, _weights(block.conv1), 1, "same"), block.bn1, training))
-        h = bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training)
-        return act(x + h)
-    if isinstance(block, BottleneckBlock):
-        h = act(bn(conv(x, _weights(block.conv1)), block.bn1, training))
-        h = act(bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training))
-        h = bn(conv(h, _weights(block.conv3)), block.bn3, training)
-        return act(x + h)
-    h = x
-    if block.expand is not None:
-        h = act(bn(conv(x, _weights(block.expand)), block.expand_bn, training))
-    depthwise = np.transpose(_weights(block.depthwise), (0, 1, 3, 2))  # (k, k, 1, c): c groups
-    h = act(bn(conv(h, depthwise, 1, "same"), block.depthwise_bn, training))
-    if block.squeeze_excite is not None:
-        h = _np_squeeze_excite(block.squeeze_excite, h, conv)
-    return x + bn(conv(h, _weights(block.project)), block.project_bn, training)
-
 
 CONFIGS = [
     ("residual", dict(groups=1)),
@@ -165,7 +114,7 @@ def test_squeeze_excite_matches_numpy(groups, np_conv):
     rng = np.random.default_rng(2)
     se.set_weights([rng.normal(size=w.shape).astype("float32") for w in se.get_weights()])
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(se(x)), _np_squeeze_excite(se, x, np_conv), atol=1e-5
+        keras.ops.convert_to_numpy(se(x)), np_squeeze_excite(se, x, np_conv), atol=1e-5
     )
 
 

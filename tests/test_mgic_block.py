@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from numpy_reference import np_mgic_algorithm_1
 
 from keras_mgic import MGICBlock
 from keras_mgic.layers import (
@@ -30,34 +31,14 @@ def _randomize(block, rng, randomize_bn):
 # ------------------------------------------------------------ (a) Algorithm 1, numerically
 
 
-def np_mgic_algorithm_1(block, x, training, conv, bn):
-    """Algorithm 1 of the paper in NumPy, with GroupedTanhBlock as the CNN block.
-
-    x^(0) = x;  x^(j+1) = R_j x^(j) for j < n;  x^(n) = CNN(x^(n));
-    for j = n-1 .. 0:  x^(j) <- x^(j) + N_j(P_j(x^(j+1) - R_j x^(j)));  x^(j) <- CNN_j(x^(j)).
-    """
+def np_tanh_cnn(block, conv):
+    """The NumPy CNN block of each level for GroupedTanhBlock (conftest's ``tanh_block``)."""
 
     def cnn(level, h):
         kernel, bias = block.level_blocks[level].conv.get_weights()
         return np.tanh(conv(h, kernel, bias=bias)) * block.level_blocks[level].scale
 
-    def restrict(j, h):
-        return conv(h, _np(block.restrictions[j].kernel))
-
-    def prolong(j, h):
-        return conv(h, _np(block.prolongations[j].kernel))
-
-    n = len(block.widths) - 1
-    xs = [np.asarray(x, np.float64)]
-    for j in range(n):
-        xs.append(restrict(j, xs[j]))
-    xs[n] = cnn(n, xs[n])
-    for j in reversed(range(n)):
-        xs[j] = xs[j] + bn(
-            prolong(j, xs[j + 1] - restrict(j, xs[j])), block.corrections[j], training
-        )
-        xs[j] = cnn(j, xs[j])
-    return xs[0]
+    return cnn
 
 
 @pytest.mark.parametrize(
@@ -73,14 +54,17 @@ def test_matches_numpy_algorithm_1(
     block.build(x.shape)
     assert len(block.widths) == n_levels
     _randomize(block, rng, randomize_bn)
+    cnn = np_tanh_cnn(block, np_conv)
     for training in (False, True):
-        expected = np_mgic_algorithm_1(block, x, training, np_conv, np_bn)
+        expected = np_mgic_algorithm_1(block, x, training, np_conv, np_bn, cnn)
         np.testing.assert_allclose(
             _np(block(x, training=training)), expected, atol=1e-4, err_msg=f"{training=}"
         )
     graph = tf.function(lambda t: block(t, training=False))(x)
     np.testing.assert_allclose(
-        graph.numpy(), np_mgic_algorithm_1(block, x, False, np_conv, np_bn), atol=1e-4
+        graph.numpy(),
+        np_mgic_algorithm_1(block, x, False, np_conv, np_bn, cnn),
+        atol=1e-4,
     )
 
 

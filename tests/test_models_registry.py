@@ -6,25 +6,14 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
+from small_models import CLASSES, SIZE, small_model_kwargs
 
 from keras_mgic import models
 
 NAMES = sorted(models.MODELS)
-SIZE = 32  # the smallest input of the ImageNet-style models (total stride 32)
-CLASSES = 5
 WIDTH_NAMES = [
     n for n in NAMES if "width_multiplier" in inspect.signature(models.MODELS[n]).parameters
 ]
-
-
-def _small_kwargs(name):
-    """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
-    kwargs = {"input_shape": (SIZE, SIZE, 3), "num_classes": CLASSES}
-    if "width_multiplier" in inspect.signature(models.MODELS[name]).parameters:
-        kwargs["width_multiplier"] = 0.5
-        if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
-            kwargs.update(group_size=8, coarsest_size=8)
-    return kwargs
 
 
 def _redundant_in_training(path):
@@ -36,7 +25,7 @@ def _redundant_in_training(path):
 
 
 def _build(name, **overrides):
-    return models.get_model(name, **{**_small_kwargs(name), **overrides})
+    return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
 def test_registry_has_all_twelve_builders_in_pairs():

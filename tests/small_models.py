@@ -1,0 +1,34 @@
+"""Small configurations of the model builders, shared by the test files.
+
+``small_model_kwargs`` keeps every builder of ``keras_mgic.models.MODELS`` small and fast at
+the smallest input the ImageNet-style ones take; ``MGIC_MODELS`` are one MGIC ResNet and one
+MGIC MobileNetV3 small enough to train and save in seconds on every Keras backend.
+"""
+
+import inspect
+
+from keras_mgic import models
+
+SIZE = 32  # the smallest input of the ImageNet-style models (total stride 32)
+CLASSES = 5
+
+MGIC_MODELS = {
+    "mgic_resnet20": dict(input_shape=(16, 16, 3), num_classes=CLASSES),
+    "mgic_mobilenet_v3_small": dict(
+        input_shape=(32, 32, 3),
+        num_classes=CLASSES,
+        width_multiplier=0.35,
+        group_size=8,
+        coarsest_size=8,
+    ),
+}
+
+
+def small_model_kwargs(name):
+    """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
+    kwargs = {"input_shape": (SIZE, SIZE, 3), "num_classes": CLASSES}
+    if "width_multiplier" in inspect.signature(models.MODELS[name]).parameters:
+        kwargs["width_multiplier"] = 0.5
+        if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
+            kwargs.update(group_size=8, coarsest_size=8)
+    return kwargs
