@@ -26,7 +26,7 @@ the fastest other lowering compares with the package's. ``--write`` updates the
 ``backend_conv_<backend>`` section of BENCHMARKS.md (``backend_conv_<backend>_<N>thread``
 with ``--threads N``).
 
-Verdicts on a 2-core x86 CPU (Keras 3.15): JAX's CPU grouped conv is 30-200x slower than
+Verdicts on a 2-core x86 CPU (Keras 3.15): JAX's CPU grouped conv is 30-150x slower than
 dense per-group convs or batched matmuls, so ``keras_mgic.ops`` lowers grouped convs there;
 PyTorch's native grouped conv is the fastest with its default threads (a batched matmul wins
 some 1x1 cases by 1.2-1.4x only on one thread), so PyTorch keeps ``keras.ops.conv``.

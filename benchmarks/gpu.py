@@ -45,14 +45,8 @@ def device_description():
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
-    return (
-        (f"{gpus[0].name} (tensorflow {tf.__version__})", True)
-        if gpus
-        else (
-            f"CPU (tensorflow {tf.__version__})",
-            False,
-        )
-    )
+    device = gpus[0].name if gpus else "CPU"
+    return f"{device} (tensorflow {tf.__version__})", bool(gpus)
 
 
 def images_per_second(fn, batch, steps):

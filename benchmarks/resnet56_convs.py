@@ -61,8 +61,7 @@ def graph_op_counts(name):
     function = tf.function(lambda x: model(x, training=False))
     graph = function.get_concrete_function(tf.TensorSpec((None, 32, 32, 3))).graph
     skip = {"ReadVariableOp", "Const", "Identity", "NoOp", "Placeholder"}
-    counts = collections.Counter(op.type for op in graph.get_operations() if op.type not in skip)
-    return counts
+    return collections.Counter(op.type for op in graph.get_operations() if op.type not in skip)
 
 
 def main(argv=None):

@@ -230,7 +230,7 @@ def check_export_backend():
             "tensorflow keras-mgic export model.keras --format tflite`). "
             f"Received: keras.backend.backend()={backend!r}"
         )
-    if importlib.util.find_spec("tensorflow") is None:
+    if backend == "jax" and importlib.util.find_spec("tensorflow") is None:
         raise ImportError(
             "SavedModel and TFLite export need TensorFlow: `pip install tensorflow` (or "
             f"`keras-mgic[tensorflow-cpu]`). Received: keras.backend.backend()={backend!r} "

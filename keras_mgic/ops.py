@@ -13,7 +13,7 @@ runs natively). With a GPU, float16 stays float16.
 
 On the JAX backend with the CPU platform, XLA's CPU grouped convolution (the
 ``feature_group_count`` of ``jax.lax.conv_general_dilated``, which ``keras.ops.conv`` uses) is
-30 to 200 times slower, forward+backward, than the same numbers computed without a grouped
+30 to 150 times slower, forward+backward, than the same numbers computed without a grouped
 conv op (``benchmarks/backend_conv.py``, section ``backend_conv_jax`` of BENCHMARKS.md).
 There :func:`grouped_conv2d` lowers a grouped convolution to dense per-group convolutions
 (``k x k`` kernels, up to 64 groups) or to a sum over the kernel taps of shifted,
