@@ -4,6 +4,11 @@ import keras
 
 from keras_mgic import ops
 
+#: BatchNorm settings of every layer and builder in the package, as the paper's PyTorch code
+#: uses them (PyTorch's momentum 0.1 on the new batch is Keras's 0.9 on the running value).
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class BatchNormalization(keras.layers.BatchNormalization):

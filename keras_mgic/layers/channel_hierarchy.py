@@ -32,3 +32,15 @@ def level_groups(width, group_size):
         if half % groups == 0:
             return groups
     return 1
+
+
+def make_divisible(value, divisor):
+    """Rounds ``value`` to the nearest multiple of ``divisor``, never below 90% of it.
+
+    The channel-rounding rule of the MobileNet papers (and ``keras.applications``), e.g.
+    ``make_divisible(20, 8) == 24``.
+    """
+    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded

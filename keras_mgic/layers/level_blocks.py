@@ -8,12 +8,10 @@ A user's own block only needs the same constructor contract (``filters``, ``grou
 
 import keras
 
-from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
+from keras_mgic.layers.channel_hierarchy import make_divisible
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.validation import image_channels, positive_int
-
-_BN_MOMENTUM = 0.9
-_BN_EPSILON = 1e-5
 
 
 class _LevelBlock(keras.layers.Layer):
@@ -58,7 +56,7 @@ class _LevelBlock(keras.layers.Layer):
 
     def _norm(self, name):
         return BatchNormalization(
-            momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, dtype=self.dtype_policy, name=name
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype_policy, name=name
         )
 
     def _check_input(self, input_shape):
@@ -301,14 +299,6 @@ class SqueezeExcite(keras.layers.Layer):
         return config
 
 
-def _make_divisible(value, divisor):
-    """Rounds ``value`` to the nearest multiple of ``divisor``, never below 90% of it."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
-
-
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class InvertedResidualBlock(_LevelBlock):
     """MobileNetV3 inverted residual block with grouped 1x1 convolutions.
@@ -378,7 +368,7 @@ class InvertedResidualBlock(_LevelBlock):
             )
         self.expansion_ratio = expansion_ratio
         self.se_ratio = se_ratio
-        expanded = _make_divisible(filters * expansion_ratio, groups * (8 if filters >= 8 else 1))
+        expanded = make_divisible(filters * expansion_ratio, groups * (8 if filters >= 8 else 1))
         self.expanded_filters = filters if expansion_ratio == 1 else expanded
         self.expand = self.expand_bn = None
         if expansion_ratio != 1:
@@ -396,7 +386,7 @@ class InvertedResidualBlock(_LevelBlock):
         self.depthwise_bn = self._norm("depthwise_bn")
         self.squeeze_excite = None
         if se_ratio is not None:
-            squeeze = _make_divisible(self.expanded_filters * se_ratio, 8)
+            squeeze = make_divisible(self.expanded_filters * se_ratio, 8)
             squeeze = -(-squeeze // groups) * groups
             self.squeeze_excite = SqueezeExcite(
                 self.expanded_filters,

@@ -4,7 +4,7 @@ import inspect
 
 import keras
 
-from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import level_groups, level_widths
 from keras_mgic.layers.level_blocks import LEVEL_BLOCKS
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
@@ -146,7 +146,10 @@ class MGICBlock(keras.layers.Layer):
             )
             prolongation.build((*shape[:-1], width // 2))
             correction = BatchNormalization(
-                momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name=f"correction_bn_{level}"
+                momentum=BN_MOMENTUM,
+                epsilon=BN_EPSILON,
+                dtype=self.dtype_policy,
+                name=f"correction_bn_{level}",
             )
             correction.build(level_shape)
             self.restrictions.append(restriction)

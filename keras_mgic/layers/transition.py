@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.validation import image_channels, positive_int
 
@@ -67,7 +67,9 @@ class ChannelTransition(keras.layers.Layer):
             name="conv",
         )
         self.conv.build(input_shape)
-        self.bn = BatchNormalization(momentum=0.9, epsilon=1e-5, dtype=self.dtype_policy, name="bn")
+        self.bn = BatchNormalization(
+            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype_policy, name="bn"
+        )
         self.bn.build(self.conv.compute_output_shape(input_shape))
         self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
 
