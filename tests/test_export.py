@@ -169,7 +169,7 @@ def test_trained_logits_are_not_trivial(exported, digits):
 
 def test_saved_model_parity_and_dynamic_batch(exported, digits):
     path, model = exported["paths"]["saved_model"], exported["model"]
-    assert export._serving_batch_dims(path) == {"inputs": None}
+    assert export.serving_batch_dims(path) == {"inputs": None}
     figures = export.check_parity(model, path, digits["held_out"])
     assert figures["max_rel_error"] <= 1e-4
     assert figures["top1_agreement"] == 1.0
@@ -483,7 +483,7 @@ def test_cli_saved_model_with_a_folder_of_npy_and_images(digits, tmp_path, capsy
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert export._serving_batch_dims(tmp_path / "exported") == {"inputs": None}
+    assert export.serving_batch_dims(tmp_path / "exported") == {"inputs": None}
     assert "parity vs Keras on 5 held-out inputs" in printed
     assert "top-1 agreement 100.0%" in printed
 

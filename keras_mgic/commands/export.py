@@ -7,27 +7,36 @@ Examples::
     keras-mgic export model.keras --format tflite --quantization int8 \\
         --representative-data digits
 
+Every argument, the model file and the output path are checked before any conversion work;
+an error is one line on stderr and exit status 2. The output is written to a temporary file
+or folder next to it and renamed into place, so a failed export leaves every existing file
+as it was. A model file that is not a ``.keras`` archive is reported as such.
+
 ``--representative-data`` gives the inputs that calibrate int8 quantization (required for
 ``--quantization int8``) and the held-out inputs of the parity check:
 
-* ``digits``: the package's offline data set (``keras_mgic.data.load_dataset("digits")``:
-  scikit-learn's bundled digits as RGB images, normalised per channel with the training
-  set's mean and standard deviation, exactly as ``keras-mgic train`` feeds them). Training
-  images calibrate; the fixed test split is held out. Needs a square RGB model input.
+* ``digits``: the package's offline data set (scikit-learn's bundled digits as RGB images).
+  A model that rescales its input itself (a ``Rescaling`` layer after its input, as the
+  builders' ``include_preprocessing=True`` adds and as ``keras-mgic train`` writes them)
+  gets raw 0-255 pixels; any other model the images as ``keras_mgic.data.load_dataset``
+  yields them. Training images calibrate; the fixed test split is held out. Needs a square
+  RGB model input.
 * a folder: every ``.npy`` file in it (one input ``(H, W, C)`` or a batch ``(N, H, W, C)``
   each, already preprocessed exactly as the model expects) and every image file
-  (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size
-  and scaled to [0, 1] with no other normalisation (use ``.npy`` files for any other
-  preprocessing). The inputs are shuffled with a fixed seed; the first
-  ``--calibration-samples`` calibrate and the rest are held out (if none are left, parity
-  reuses the calibration inputs).
+  (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size,
+  as raw 0-255 pixel values when the model rescales its input itself, else scaled to
+  [0, 1] (use ``.npy`` files for any other preprocessing). The inputs are shuffled with a
+  fixed seed; the first ``--calibration-samples`` calibrate and the rest are held out (if
+  none are left, parity reuses the calibration inputs).
 
 At most ``--calibration-samples`` inputs calibrate and ``--parity-samples`` check parity.
-Without data, parity is checked on uniform random inputs in [0, 1).
+Without data, parity is checked on uniform random inputs in the model's input range
+([0, 255) for a model that rescales its input itself, else [0, 1)).
 """
 
 import os
 import sys
+import zipfile
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
@@ -83,59 +92,85 @@ def default_output(model_path, export_format, quantization):
     return f"{stem}_{quantization}.tflite" if quantization else f"{stem}.tflite"
 
 
-def _digits(input_shape):
-    """The digits training and test images, preprocessed as ``keras_mgic.data`` does."""
-    import numpy as np
+def takes_raw_pixels(model):
+    """Whether a model rescales its input itself: a ``Rescaling`` layer right after it.
 
-    from keras_mgic import data
+    The builders' ``include_preprocessing=True`` (and so every model ``keras-mgic train``
+    writes) starts with one; such a model takes raw 0-255 pixel values.
+    """
+    import keras
 
+    return any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers[:3])
+
+
+def _check_square_rgb(input_shape):
     height, width, channels = input_shape
     if height != width or channels != 3:
         raise ValueError(
             "The digits data set needs a model with a square RGB input (size, size, 3). "
             f"Received: input_shape={tuple(input_shape)}"
         )
-    datasets = data.load_dataset("digits", batch_size=64, image_size=height, augment=False)
+
+
+def _digits(input_shape, raw_pixels):
+    """The digits training and test images: raw pixels, or as ``keras_mgic.data`` yields them."""
+    import numpy as np
+
+    from keras_mgic import data
+
+    _check_square_rgb(input_shape)
+    if raw_pixels:
+        (train, _), (test, _) = data.load_digits_arrays(image_size=input_shape[0])
+        return train.astype("float32"), test.astype("float32")
+    datasets = data.load_dataset("digits", batch_size=64, image_size=input_shape[0], augment=False)
     train = np.concatenate([images.numpy() for images, _ in datasets.train])
     test = np.concatenate([images.numpy() for images, _ in datasets.test])
     return train, test
 
 
-def _folder(path, input_shape):
-    """The inputs stored in a folder of ``.npy`` files and images, in file-name order."""
+def _load_file(file, input_shape, raw_pixels):
+    """The inputs of one ``.npy`` or image file as a batch, or ``None`` for another file."""
     import keras
     import numpy as np
 
+    suffix = os.path.splitext(file)[1].lower()
+    if suffix == ".npy":
+        array = np.load(file).astype("float32")
+        return array[None] if array.ndim == len(input_shape) else array
+    if suffix not in IMAGE_SUFFIXES:
+        return None
     height, width, channels = input_shape
+    image = keras.utils.load_img(
+        file, color_mode="grayscale" if channels == 1 else "rgb", target_size=(height, width)
+    )
+    pixels = keras.utils.img_to_array(image, dtype="float32")[None]
+    return pixels if raw_pixels else pixels / 255.0
+
+
+def _folder(path, input_shape, raw_pixels=False):
+    """The inputs stored in a folder of ``.npy`` files and images, in file-name order."""
+    import numpy as np
+
     arrays = []
     for name in sorted(os.listdir(path)):
-        file = os.path.join(path, name)
-        suffix = os.path.splitext(name)[1].lower()
-        if suffix == ".npy":
-            array = np.load(file).astype("float32")
-            arrays.append(array[None] if array.ndim == len(input_shape) else array)
-        elif suffix in IMAGE_SUFFIXES:
-            image = keras.utils.load_img(
-                file,
-                color_mode="grayscale" if channels == 1 else "rgb",
-                target_size=(height, width),
-            )
-            arrays.append(keras.utils.img_to_array(image, dtype="float32")[None] / 255.0)
-    if not arrays:
-        raise ValueError(
-            f"No .npy or image files ({', '.join(IMAGE_SUFFIXES)}) in the representative data "
-            f"folder. Received: representative_data={path!r}"
-        )
-    for array in arrays:
+        array = _load_file(os.path.join(path, name), input_shape, raw_pixels)
+        if array is None:
+            continue
         if tuple(array.shape[1:]) != tuple(input_shape):
             raise ValueError(
                 "Every representative input must have the model's input shape "
                 f"{tuple(input_shape)}. Received: shape={tuple(array.shape[1:])}"
             )
+        arrays.append(array)
+    if not arrays:
+        raise ValueError(
+            f"No .npy or image files ({', '.join(IMAGE_SUFFIXES)}) in the representative data "
+            f"folder. Received: representative_data={path!r}"
+        )
     return np.concatenate(arrays, axis=0)
 
 
-def load_representative_data(source, input_shape, calibration_samples=200):
+def load_representative_data(source, input_shape, calibration_samples=200, raw_pixels=False):
     """Calibration and held-out inputs from ``"digits"`` or a folder (see the module doc).
 
     Args:
@@ -143,6 +178,9 @@ def load_representative_data(source, input_shape, calibration_samples=200):
         input_shape: the model's input shape without the batch dimension.
         calibration_samples: how many of a folder's inputs calibrate (the rest are held
             out); the digits set has its own train/test split.
+        raw_pixels: images as raw 0-255 pixel values (for a model that rescales its input
+            itself, see :func:`takes_raw_pixels`) instead of as ``keras_mgic.data`` yields
+            them (digits) or scaled to [0, 1] (image files).
 
     Returns:
         ``(calibration, held_out)``, float32 arrays of inputs.
@@ -156,13 +194,8 @@ def load_representative_data(source, input_shape, calibration_samples=200):
     import numpy as np
 
     if source == "digits":
-        return _digits(input_shape)
-    if not os.path.isdir(source):
-        raise ValueError(
-            "`--representative-data` must be 'digits' or an existing folder. "
-            f"Received: representative_data={source!r}"
-        )
-    inputs = _folder(source, input_shape)
+        return _digits(input_shape, raw_pixels)
+    inputs = _folder(source, input_shape, raw_pixels)
     inputs = inputs[np.random.default_rng(0).permutation(len(inputs))]
     calibration, held_out = inputs[:calibration_samples], inputs[calibration_samples:]
     return calibration, (held_out if len(held_out) else calibration)
@@ -178,7 +211,7 @@ def _size(path):
     return os.path.getsize(path)
 
 
-def _check_arguments(args):
+def _check_options(args):
     if args.format == "saved_model" and (args.quantization or args.integer_io):
         raise ValueError(
             "Quantization applies to TFLite only: use --format tflite. "
@@ -195,48 +228,89 @@ def _check_arguments(args):
                 f"--{name.replace('_', '-')} must be positive. "
                 f"Received: {name}={getattr(args, name)}"
             )
-    if not os.path.isfile(args.model):
-        raise ValueError(f"No such model file. Received: model={args.model!r}")
+    source = args.representative_data
+    if source not in (None, "digits") and not os.path.isdir(source):
+        raise ValueError(
+            "`--representative-data` must be 'digits' or an existing folder. "
+            f"Received: representative_data={source!r}"
+        )
 
 
-def run(args):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+def check_model_file(path):
+    """Raises ``ValueError`` unless ``path`` is a ``.keras`` archive (a zip with a config)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"No such model file. Received: model={path!r}")
+    valid = zipfile.is_zipfile(path)
+    if valid:
+        with zipfile.ZipFile(path) as archive:
+            valid = "config.json" in archive.namelist()
+    if not valid:
+        raise ValueError(
+            "The model file is not a valid .keras file (a zip archive holding config.json "
+            f"and the weights); it may be truncated or corrupt. Received: model={path!r}"
+        )
+
+
+def _check_arguments(args):
+    """Checks every argument, the model file and the output path; returns the output."""
+    from keras_mgic.export import paths
+
+    _check_options(args)
+    check_model_file(args.model)
+    output = args.output or default_output(args.model, args.format, args.quantization)
+    return paths.check_output_path(output, "folder" if args.format == "saved_model" else "file")
+
+
+def _load_model(path):
     import keras
-    import numpy as np
 
     import keras_mgic  # noqa: F401  (registers the package's layers for load_model)
-    from keras_mgic import export
 
     try:
-        _check_arguments(args)
-        model = keras.saving.load_model(args.model, compile=False)
-        input_shape = tuple(model.inputs[0].shape[1:])
-        if args.representative_data is not None:
-            calibration, held_out = load_representative_data(
-                args.representative_data, input_shape, args.calibration_samples
-            )
-            calibration = calibration[: args.calibration_samples]
-            held_out = held_out[: args.parity_samples]
-            source = f"{len(held_out)} held-out inputs of {args.representative_data!r}"
-        else:
-            calibration = None
-            rng = np.random.default_rng(0)
-            held_out = rng.random((args.parity_samples, *input_shape), dtype="float32")
-            source = f"{len(held_out)} uniform random inputs"
-        output = args.output or default_output(args.model, args.format, args.quantization)
-        if args.format == "saved_model":
-            export.to_saved_model(model, output)
-        else:
-            export.to_tflite(
-                model,
-                output,
-                quantization=args.quantization,
-                representative_data=calibration,
-                integer_io=args.integer_io,
-            )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001  (any failure means an unusable file)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"The model file is not a valid .keras file: could not load it "
+            f"({type(error).__name__}: {reason}). Received: model={path!r}"
+        ) from error
+
+
+def _inputs(args, model, input_shape):
+    """``(calibration, held_out, description)`` for the export and the parity check."""
+    import numpy as np
+
+    raw_pixels = takes_raw_pixels(model)
+    if args.representative_data is None:
+        scale = 255.0 if raw_pixels else 1.0
+        rng = np.random.default_rng(0)
+        held_out = scale * rng.random((args.parity_samples, *input_shape), dtype="float32")
+        return None, held_out, f"{len(held_out)} uniform random inputs"
+    calibration, held_out = load_representative_data(
+        args.representative_data, input_shape, args.calibration_samples, raw_pixels
+    )
+    held_out = held_out[: args.parity_samples]
+    description = f"{len(held_out)} held-out inputs of {args.representative_data!r}"
+    return calibration[: args.calibration_samples], held_out, description
+
+
+def _export(args, model, output, calibration):
+    from keras_mgic import export
+
+    if args.format == "saved_model":
+        return export.to_saved_model(model, output)
+    return export.to_tflite(
+        model,
+        output,
+        quantization=args.quantization,
+        representative_data=calibration,
+        integer_io=args.integer_io,
+    )
+
+
+def _report(args, model, output, calibration, held_out, description):
+    from keras_mgic import export
+
     kind = "saved_model" if args.format == "saved_model" else f"tflite {args.quantization or ''}"
     print(f"wrote {output} ({kind.strip()}, {_size(output) / 1024:.1f} KiB)")
     if args.format == "tflite":
@@ -244,5 +318,20 @@ def run(args):
         if args.quantization == "int8":
             print(f"calibrated on {len(calibration)} inputs")
     figures = export.check_parity(model, output, held_out)
-    print(f"parity vs Keras on {source}: {export.format_parity(figures)}")
+    print(f"parity vs Keras on {description}: {export.format_parity(figures)}")
+
+
+def run(args):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        output = _check_arguments(args)
+        model = _load_model(args.model)
+        input_shape = tuple(model.inputs[0].shape[1:])
+        calibration, held_out, description = _inputs(args, model, input_shape)
+        _export(args, model, output, calibration)
+    except (ValueError, OSError, ImportError) as error:
+        message = " ".join(str(error).split())
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    _report(args, model, output, calibration, held_out, description)
     return 0
