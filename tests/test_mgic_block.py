@@ -42,13 +42,36 @@ def np_tanh_cnn(block, conv):
 
 
 @pytest.mark.parametrize(
-    "channels, group_size, coarsest_size, n_levels",
-    [(32, 8, 8, 4), (16, 4, 4, 4), (24, 8, 4, 4), (16, 8, 8, 3), (8, 4, 8, 2), (6, 4, 8, 1)],
+    "channels, group_size, coarsest_size, n_levels, coarsening",
+    [
+        (32, 8, 8, 4, "reference"),
+        (16, 4, 4, 4, "reference"),
+        (24, 8, 4, 4, "reference"),
+        (16, 8, 8, 3, "reference"),
+        (8, 4, 8, 2, "reference"),
+        (8, 4, 16, 2, "reference"),  # c < s_c: the reference code still restricts once
+        (8, 4, 16, 1, "literal"),
+        (6, 4, 8, 1, "literal"),
+    ],
 )
 def test_matches_numpy_algorithm_1(
-    np_conv, np_bn, randomize_bn, tanh_block, channels, group_size, coarsest_size, n_levels
+    np_conv,
+    np_bn,
+    randomize_bn,
+    tanh_block,
+    channels,
+    group_size,
+    coarsest_size,
+    n_levels,
+    coarsening,
 ):
-    block = MGICBlock(group_size, coarsest_size, block=tanh_block, block_kwargs={"scale": 0.8})
+    block = MGICBlock(
+        group_size,
+        coarsest_size,
+        block=tanh_block,
+        block_kwargs={"scale": 0.8},
+        coarsening=coarsening,
+    )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 3, 4, channels)).astype("float32")
     block.build(x.shape)
@@ -179,24 +202,27 @@ def test_user_block_class_and_name_round_trip(tanh_block, fresh_process, tmp_pat
 
 
 @pytest.mark.parametrize(
-    "channels, group_size, coarsest_size, widths, groups",
+    "channels, group_size, coarsest_size, widths, groups, coarsening",
     [
-        (64, 8, 16, [64, 32, 16, 8], [8, 4, 2, 1]),  # the docstring's example
-        (64, 16, 16, [64, 32, 16, 8], [4, 2, 1, 1]),
-        (96, 8, 16, [96, 48, 24, 12], [12, 6, 3, 1]),
-        (32, 8, 16, [32, 16, 8], [4, 2, 1]),
-        (32, 8, 32, [32, 16], [4, 1]),  # c = s_c: one restriction
-        (16, 8, 32, [16], [1]),  # c < s_c: no coarsening, one dense block
-        (40, 4, 16, [40, 20, 10], [10, 5, 1]),
-        (48, 16, 8, [48, 24, 12, 6], [3, 1, 1, 1]),  # 24 < 2 s_g: fully coupled from there
-        (24, 32, 4, [24, 12, 6, 3], [1, 1, 1, 1]),  # c < s_g: every level fully coupled
-        (128, 16, 32, [128, 64, 32, 16], [8, 4, 2, 1]),
+        (64, 8, 16, [64, 32, 16, 8], [8, 4, 2, 1], "reference"),  # the docstring's example
+        (64, 16, 16, [64, 32, 16, 8], [4, 2, 1, 1], "reference"),
+        (64, 16, 16, [64, 32, 16, 8], [4, 2, 1, 1], "literal"),  # c >= s_c: the same
+        (96, 8, 16, [96, 48, 24, 12], [12, 6, 3, 1], "reference"),
+        (32, 8, 16, [32, 16, 8], [4, 2, 1], "reference"),
+        (32, 8, 32, [32, 16], [4, 1], "reference"),  # c = s_c: one restriction
+        (16, 8, 32, [16, 8], [2, 1], "reference"),  # c < s_c: still one restriction
+        (16, 8, 32, [16], [1], "literal"),  # c < s_c: no coarsening, one dense block
+        (32, 16, 64, [32, 16], [2, 1], "reference"),
+        (40, 4, 16, [40, 20, 10], [10, 5, 1], "reference"),
+        (48, 16, 8, [48, 24, 12, 6], [3, 1, 1, 1], "reference"),  # 24 < 2 s_g: coupled
+        (24, 32, 4, [24, 12, 6, 3], [1, 1, 1, 1], "reference"),  # c < s_g: all coupled
+        (128, 16, 32, [128, 64, 32, 16], [8, 4, 2, 1], "reference"),
     ],
 )
-def test_levels_and_groups(channels, group_size, coarsest_size, widths, groups):
-    block = MGICBlock(group_size, coarsest_size)
+def test_levels_and_groups(channels, group_size, coarsest_size, widths, groups, coarsening):
+    block = MGICBlock(group_size, coarsest_size, coarsening=coarsening)
     block.build((None, 4, 4, channels))
-    assert block.widths == widths == level_widths(channels, coarsest_size)
+    assert block.widths == widths == level_widths(channels, coarsest_size, coarsening)
     assert [b.groups for b in block.level_blocks] == groups
     assert [b.filters for b in block.level_blocks] == widths
     assert [b.name for b in block.level_blocks] == [f"level_{j}_block" for j in range(len(widths))]

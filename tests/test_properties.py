@@ -137,15 +137,19 @@ def test_channel_transition_builds_or_raises_value_error(channels, filters, stri
     assert np.all(np.isfinite(y))
 
 
-@pytest.mark.parametrize("channels", [2, 3, 17, 64, 96, 160])
+@pytest.mark.parametrize("channels", [1, 2, 3, 17, 64, 96, 160])
 @pytest.mark.parametrize("coarsest_size", [1, 5, 16])
-def test_level_widths_halve_down_to_the_coarsest_size(channels, coarsest_size):
-    widths = level_widths(channels, coarsest_size)
+@pytest.mark.parametrize("coarsening", ["reference", "literal"])
+def test_level_widths_halve_down_to_the_coarsest_size(channels, coarsest_size, coarsening):
+    widths = level_widths(channels, coarsest_size, coarsening)
     assert widths[0] == channels
-    for fine, coarse in zip(widths[:-1], widths[1:], strict=True):
-        assert fine % 2 == 0 and coarse == fine // 2 and fine >= coarsest_size
+    for level, (fine, coarse) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+        first_of_reference = level == 0 and coarsening == "reference"
+        assert fine % 2 == 0 and coarse == fine // 2
+        assert fine >= coarsest_size or first_of_reference
     last = widths[-1]
-    assert last % 2 == 1 or last < coarsest_size
+    restricted_once = len(widths) > 1 or coarsening == "literal"
+    assert last % 2 == 1 or (last < coarsest_size and restricted_once)
 
 
 @pytest.mark.parametrize("width", [2, 6, 16, 24, 48, 96, 100])

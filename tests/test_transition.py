@@ -36,8 +36,34 @@ def test_groups_shape_and_numpy_reference(
     for training in (False, True):
         y = keras.ops.convert_to_numpy(layer(x, training=training))
         assert y.shape == expected_shape
-        want = np.maximum(np_bn(np_conv(x, kernel, strides, "same"), layer.bn, training), 0)
+        want = np.maximum(
+            np_bn(_symmetric_conv(np_conv, x, kernel, strides), layer.bn, training), 0
+        )
         np.testing.assert_allclose(y, want, atol=1e-4, err_msg=f"{training=}")
+
+
+def _symmetric_conv(np_conv, x, kernel, strides):
+    """PyTorch's ``padding=1`` (the paper's reference code): one zero pixel on every side
+    when strided, TensorFlow's "same" (also symmetric for a 3x3 kernel) with stride 1."""
+    if strides == 1:
+        return np_conv(x, kernel, 1, "same")
+    return np_conv(np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0))), kernel, strides, "valid")
+
+
+@pytest.mark.parametrize("size", [8, 7])
+def test_strided_conv_pads_both_sides_like_pytorch(np_conv, size):
+    """Stride 2 on an even size: TensorFlow's "same" would pad only bottom/right, so the
+    first output pixel would see input rows 0-2 instead of the zero row and rows 0-1."""
+    layer = ChannelTransition(8, strides=2, activation=None)
+    x = np.random.default_rng(1).normal(size=(1, size, size, 8)).astype("float32")
+    layer.build(x.shape)
+    kernel = layer.conv.get_weights()[0]
+    y = keras.ops.convert_to_numpy(layer(x, training=False))
+    bn_scale = 1 / np.sqrt(1 + 1e-5)  # fresh BatchNorm: mean 0, variance 1
+    want = _symmetric_conv(np_conv, x, kernel, 2) * bn_scale
+    np.testing.assert_allclose(y, want, atol=1e-4)
+    same = np_conv(x, kernel, 2, "same") * bn_scale
+    assert (np.abs(y - same).max() > 0.1) == (size % 2 == 0)
 
 
 def test_activation_and_kernel_size():

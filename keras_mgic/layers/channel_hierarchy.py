@@ -1,10 +1,19 @@
 """The multigrid hierarchy in channel space: level widths and group counts.
 
-Coarsening rule (Algorithm 1 taken literally, and the paper's reference code): starting from
-``channels``, the width is halved while it is at least ``coarsest_size`` (``c_j >= s_c``) and
-even, so the coarsest width lies in ``[s_c / 2, s_c)`` when ``channels >= s_c``. The last
-width is the coarsest level, whose block is fully coupled. This is the reading that
-reproduces the paper's MGIC-ResNet-56 tables (see ``MGICBlock``).
+Coarsening rules (``coarsening`` of ``level_widths`` and ``MGICBlock``), for a block of
+``channels`` input channels and coarsest size ``s_c``; the last width is the coarsest level,
+whose block is fully coupled, and a width is only halved while it is even:
+
+- ``"reference"`` (the default): the paper's public reference code
+  (BGUCompSci/MultigridInChannelsCNNs, ``resnetMG.py``, ``genTensor4CycleDwGroup``) restricts
+  at least once, then keeps halving while the width is at least ``s_c``. 64 channels with
+  ``s_c = 16`` give 64, 32, 16, 8; 16 channels with ``s_c = 32`` give 16, 8.
+- ``"literal"``: Algorithm 1 of the paper read literally (``n = floor(log2(c / s_c))``
+  levels below the finest): halve while the width is at least ``s_c``, and do not coarsen a
+  block narrower than ``s_c`` at all (16 channels with ``s_c = 32``: one level, 16).
+
+Both give a coarsest width in ``[s_c / 2, s_c)`` when ``channels >= s_c``; they differ only
+for blocks narrower than ``s_c``.
 
 Groups on a level of width ``c`` (fixed group *size* ``s_g``, growing group *count*): the
 largest ``g`` such that ``g`` divides ``c / 2`` and ``c / g >= s_g``; that is ``c / s_g``
@@ -14,11 +23,38 @@ form a binary tree: the restriction maps group ``i`` of level ``j`` onto channel
 merges two groups of level ``j``.
 """
 
+#: The coarsening rules of ``level_widths``, the default first.
+COARSENING_RULES = ("reference", "literal")
 
-def level_widths(channels, coarsest_size):
-    """Widths of the levels, finest first, e.g. ``level_widths(64, 16) == [64, 32, 16, 8]``."""
+
+def check_coarsening(coarsening):
+    """Returns ``coarsening`` if it is one of ``COARSENING_RULES``, else raises ValueError."""
+    if coarsening not in COARSENING_RULES:
+        raise ValueError(
+            f"`coarsening` must be one of {COARSENING_RULES}. Received: coarsening={coarsening!r}"
+        )
+    return coarsening
+
+
+def level_widths(channels, coarsest_size, coarsening="reference"):
+    """Widths of the levels, finest first.
+
+    Args:
+        channels: width of the finest level.
+        coarsest_size: ``s_c``.
+        coarsening: ``"reference"`` (restrict at least once, then while the width is at
+            least ``s_c``) or ``"literal"`` (only while the width is at least ``s_c``).
+
+    Returns:
+        A list of ints, e.g. ``level_widths(64, 16) == [64, 32, 16, 8]``,
+        ``level_widths(16, 32) == [16, 8]``, ``level_widths(16, 32, "literal") == [16]``.
+    """
+    check_coarsening(coarsening)
     widths = [channels]
-    while widths[-1] % 2 == 0 and widths[-1] >= coarsest_size:
+    while widths[-1] % 2 == 0:
+        first = coarsening == "reference" and len(widths) == 1
+        if not (first or widths[-1] >= coarsest_size):
+            break
         widths.append(widths[-1] // 2)
     return widths
 

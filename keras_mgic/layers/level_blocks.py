@@ -4,6 +4,11 @@ channels at the same spatial size, with its convolutions split into ``groups`` g
 A user's own block only needs the same constructor contract (``filters``, ``groups`` and
 ``**kwargs`` passed to ``keras.layers.Layer``) and registration with
 ``keras.saving.register_keras_serializable``; pass the class as ``MGICBlock(block=...)``.
+``MGICBlock`` gives it channels-last tensors.
+
+Every convolution kernel gets its own initializer draw (see
+``keras_mgic.layers.layer_utils.fresh_initializer``): a shared seeded initializer would start
+convolutions of one shape, e.g. the two of a ``ResidualBlock``, with identical kernels.
 """
 
 import keras
@@ -11,11 +16,23 @@ import keras
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import make_divisible
 from keras_mgic.layers.grouped_conv import GroupedConv2D
+from keras_mgic.layers.layer_utils import (
+    channel_axis,
+    fresh_initializer,
+    from_channels_last,
+    shape_to_channels_last,
+    standardize_data_format,
+    to_channels_last,
+)
 from keras_mgic.layers.validation import image_channels, positive_int
 
 
 class _LevelBlock(keras.layers.Layer):
-    """Shared argument handling of the per-level blocks."""
+    """Shared argument handling of the per-level blocks.
+
+    Subclasses list their sublayers in ``_chain()`` and compute channels-last in
+    ``_forward``; ``call`` converts from and to ``data_format``.
+    """
 
     def __init__(
         self,
@@ -25,9 +42,12 @@ class _LevelBlock(keras.layers.Layer):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
+        self._weights_made = 0
         self.filters = positive_int("filters", filters)
         self.groups = positive_int("groups", groups)
         if filters % groups:
@@ -39,7 +59,14 @@ class _LevelBlock(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: filters})
+        self.input_spec = keras.layers.InputSpec(
+            ndim=4, axes={channel_axis(self.data_format): filters}
+        )
+
+    def _initializer(self):
+        """A new instance of the kernel initializer for each weight (its own draw)."""
+        self._weights_made += 1
+        return fresh_initializer(self.kernel_initializer, offset=self._weights_made - 1)
 
     def _conv(self, filters, kernel_size, groups, name):
         return GroupedConv2D(
@@ -48,8 +75,9 @@ class _LevelBlock(keras.layers.Layer):
             padding="same",
             groups=groups,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=self._initializer(),
             kernel_regularizer=self.kernel_regularizer,
+            data_format="channels_last",
             dtype=self.dtype_policy,
             name=name,
         )
@@ -60,18 +88,23 @@ class _LevelBlock(keras.layers.Layer):
         )
 
     def _check_input(self, input_shape):
-        channels = image_channels(self.__class__.__name__, input_shape)
+        channels = image_channels(self.__class__.__name__, input_shape, self.data_format)
         if channels != self.filters:
             raise ValueError(
                 f"{self.__class__.__name__} keeps the width: its input must have "
                 f"`filters` channels. Received: channels={channels}, filters={self.filters}"
             )
 
-    def _build_chain(self, input_shape, layers):
-        shape = tuple(input_shape)
-        for layer in layers:
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        shape = shape_to_channels_last(input_shape, self.data_format)
+        for layer in self._chain():
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
+
+    def call(self, inputs, training=None):
+        x = to_channels_last(inputs, self.data_format)
+        return from_channels_last(self._forward(x, training), self.data_format)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -86,6 +119,7 @@ class _LevelBlock(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "data_format": self.data_format,
             }
         )
         return config
@@ -105,6 +139,8 @@ class ResidualBlock(_LevelBlock):
         activation: activation after each BatchNorm and after the sum.
         kernel_initializer: initializer of the convolution kernels.
         kernel_regularizer: optional regularizer of the convolution kernels.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 
@@ -121,6 +157,7 @@ class ResidualBlock(_LevelBlock):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(
@@ -130,6 +167,7 @@ class ResidualBlock(_LevelBlock):
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
             **kwargs,
         )
         self.conv1 = self._conv(filters, self.kernel_size, groups, "conv1")
@@ -137,11 +175,10 @@ class ResidualBlock(_LevelBlock):
         self.conv2 = self._conv(filters, self.kernel_size, groups, "conv2")
         self.bn2 = self._norm("bn2")
 
-    def build(self, input_shape):
-        self._check_input(input_shape)
-        self._build_chain(input_shape, [self.conv1, self.bn1, self.conv2, self.bn2])
+    def _chain(self):
+        return [self.conv1, self.bn1, self.conv2, self.bn2]
 
-    def call(self, inputs, training=None):
+    def _forward(self, inputs, training):
         x = self.activation(self.bn1(self.conv1(inputs), training=training))
         x = self.bn2(self.conv2(x), training=training)
         return self.activation(inputs + x)
@@ -154,15 +191,23 @@ class BottleneckBlock(_LevelBlock):
     1x1 conv to ``filters // bottleneck_ratio`` channels, ``kernel_size`` conv, 1x1 conv
     back to ``filters``, each followed by BatchNorm (and the activation, but for the last,
     which comes after the residual sum). All three convolutions have ``groups`` groups.
+    With ``activate_before_skip=True`` the activation is also applied to the last BatchNorm's
+    output before the sum, ``act(x + act(BN3(...)))``: what the paper's reference code
+    (BGUCompSci/MultigridInChannelsCNNs, ``resnetMG.py``) does on the coarsest level of an
+    MGIC block, where ``MGICBlock`` sets it.
 
     Args:
         filters: input and output channels.
         groups: channel groups of the three convolutions; must divide the bottleneck width.
         bottleneck_ratio: ``filters`` over the bottleneck width (4 in ResNet-50).
+        activate_before_skip: bool, apply the activation to the last BatchNorm's output
+            before the residual sum too.
         kernel_size: spatial kernel size of the middle convolution.
         activation: activation function.
         kernel_initializer: initializer of the convolution kernels.
         kernel_regularizer: optional regularizer of the convolution kernels.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 
@@ -176,10 +221,12 @@ class BottleneckBlock(_LevelBlock):
         filters,
         groups=1,
         bottleneck_ratio=4,
+        activate_before_skip=False,
         kernel_size=3,
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(
@@ -189,9 +236,16 @@ class BottleneckBlock(_LevelBlock):
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
             **kwargs,
         )
         self.bottleneck_ratio = positive_int("bottleneck_ratio", bottleneck_ratio)
+        if not isinstance(activate_before_skip, bool):
+            raise ValueError(
+                "`activate_before_skip` must be a bool. "
+                f"Received: activate_before_skip={activate_before_skip!r}"
+            )
+        self.activate_before_skip = activate_before_skip
         width = filters // bottleneck_ratio
         if width == 0 or filters % bottleneck_ratio or width % groups:
             raise ValueError(
@@ -206,21 +260,21 @@ class BottleneckBlock(_LevelBlock):
         self.conv3 = self._conv(filters, 1, groups, "conv3")
         self.bn3 = self._norm("bn3")
 
-    def build(self, input_shape):
-        self._check_input(input_shape)
-        self._build_chain(
-            input_shape, [self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3]
-        )
+    def _chain(self):
+        return [self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3]
 
-    def call(self, inputs, training=None):
+    def _forward(self, inputs, training):
         x = self.activation(self.bn1(self.conv1(inputs), training=training))
         x = self.activation(self.bn2(self.conv2(x), training=training))
         x = self.bn3(self.conv3(x), training=training)
+        if self.activate_before_skip:
+            x = self.activation(x)
         return self.activation(inputs + x)
 
     def get_config(self):
         config = super().get_config()
         config["bottleneck_ratio"] = self.bottleneck_ratio
+        config["activate_before_skip"] = self.activate_before_skip
         return config
 
 
@@ -233,6 +287,8 @@ class SqueezeExcite(keras.layers.Layer):
         squeeze_filters: width of the bottleneck between the two 1x1 convolutions.
         groups: channel groups of both 1x1 convolutions; must divide ``filters`` and
             ``squeeze_filters`` (an MGIC fine level groups them like its other 1x1 convs).
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 
@@ -241,8 +297,9 @@ class SqueezeExcite(keras.layers.Layer):
     (1, 4, 4, 16)
     """
 
-    def __init__(self, filters, squeeze_filters, groups=1, **kwargs):
+    def __init__(self, filters, squeeze_filters, groups=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
         self.filters = positive_int("filters", filters)
         self.squeeze_filters = positive_int("squeeze_filters", squeeze_filters)
         self.groups = positive_int("groups", groups)
@@ -257,6 +314,7 @@ class SqueezeExcite(keras.layers.Layer):
             1,
             groups=groups,
             activation="relu",
+            data_format="channels_last",
             dtype=self.dtype_policy,
             name="reduce",
         )
@@ -265,12 +323,13 @@ class SqueezeExcite(keras.layers.Layer):
             1,
             groups=groups,
             activation="hard_sigmoid",
+            data_format="channels_last",
             dtype=self.dtype_policy,
             name="expand",
         )
 
     def build(self, input_shape):
-        channels = image_channels("SqueezeExcite", input_shape)
+        channels = image_channels("SqueezeExcite", input_shape, self.data_format)
         if channels != self.filters:
             raise ValueError(
                 "SqueezeExcite gates its input's channels: the input must have `filters` "
@@ -281,8 +340,11 @@ class SqueezeExcite(keras.layers.Layer):
         self.expand.build(self.reduce.compute_output_shape(pooled))
 
     def call(self, inputs):
-        gates = keras.ops.mean(inputs, axis=(1, 2), keepdims=True)
-        return inputs * self.expand(self.reduce(gates))
+        spatial = (2, 3) if self.data_format == "channels_first" else (1, 2)
+        pooled = to_channels_last(
+            keras.ops.mean(inputs, axis=spatial, keepdims=True), self.data_format
+        )
+        return inputs * from_channels_last(self.expand(self.reduce(pooled)), self.data_format)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -294,6 +356,7 @@ class SqueezeExcite(keras.layers.Layer):
                 "filters": self.filters,
                 "squeeze_filters": self.squeeze_filters,
                 "groups": self.groups,
+                "data_format": self.data_format,
             }
         )
         return config
@@ -319,6 +382,8 @@ class InvertedResidualBlock(_LevelBlock):
         activation: ``"relu"`` or ``"hard_swish"`` (any Keras activation).
         kernel_initializer: initializer of the convolution kernels.
         kernel_regularizer: optional regularizer of the convolution kernels.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 
@@ -337,6 +402,7 @@ class InvertedResidualBlock(_LevelBlock):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(
@@ -346,6 +412,7 @@ class InvertedResidualBlock(_LevelBlock):
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
             **kwargs,
         )
         if isinstance(expansion_ratio, bool) or not isinstance(expansion_ratio, (int, float)):
@@ -378,8 +445,9 @@ class InvertedResidualBlock(_LevelBlock):
             self.kernel_size,
             padding="same",
             use_bias=False,
-            depthwise_initializer=self.kernel_initializer,
+            depthwise_initializer=self._initializer(),
             depthwise_regularizer=self.kernel_regularizer,
+            data_format="channels_last",
             dtype=self.dtype_policy,
             name="depthwise",
         )
@@ -392,22 +460,22 @@ class InvertedResidualBlock(_LevelBlock):
                 self.expanded_filters,
                 squeeze,
                 groups=groups,
+                data_format="channels_last",
                 dtype=self.dtype_policy,
                 name="squeeze_excite",
             )
         self.project = self._conv(filters, 1, groups, "project")
         self.project_bn = self._norm("project_bn")
 
-    def build(self, input_shape):
-        self._check_input(input_shape)
+    def _chain(self):
         chain = [self.depthwise, self.depthwise_bn]
         if self.expand is not None:
             chain = [self.expand, self.expand_bn] + chain
         if self.squeeze_excite is not None:
             chain.append(self.squeeze_excite)
-        self._build_chain(input_shape, chain + [self.project, self.project_bn])
+        return chain + [self.project, self.project_bn]
 
-    def call(self, inputs, training=None):
+    def _forward(self, inputs, training):
         x = inputs
         if self.expand is not None:
             x = self.activation(self.expand_bn(self.expand(x), training=training))

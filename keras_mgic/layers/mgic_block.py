@@ -5,8 +5,15 @@ import inspect
 import keras
 
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
-from keras_mgic.layers.channel_hierarchy import level_groups, level_widths
-from keras_mgic.layers.level_blocks import LEVEL_BLOCKS
+from keras_mgic.layers.channel_hierarchy import check_coarsening, level_groups, level_widths
+from keras_mgic.layers.layer_utils import (
+    channel_axis,
+    from_channels_last,
+    shape_to_channels_last,
+    standardize_data_format,
+    to_channels_last,
+)
+from keras_mgic.layers.level_blocks import LEVEL_BLOCKS, BottleneckBlock
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.validation import image_channels, positive_even_int, positive_int
 
@@ -62,32 +69,42 @@ class MGICBlock(keras.layers.Layer):
 
     If the per-level block is the identity, so is the whole MGIC block (paper Sec. 4.3).
 
-    Coarsening rule: the width is halved while it is at least ``coarsest_size`` (and even), so
-    the coarsest level has between ``s_c / 2`` and ``s_c`` channels; for ``c = 64, s_c = 16``
-    the levels are 64, 32, 16, 8. This is Algorithm 1 taken literally (its loop
-    ``for j = 0 : n_levels`` restricts ``n_levels + 1 = floor(log2(c / s_c)) + 1`` times) and
-    what the paper's reference code does. It is the reading that reproduces the paper's
-    tables: MGIC-ResNet-56 with ``s_g = 16`` has 0.525M, 0.485M and 0.557M trainable
-    parameters for ``s_c`` = 16, 32, 64 (paper Tables 7-8: 0.53M, 0.50M, 0.53M), and
-    ``s_g = 8, s_c = 16`` costs 63.5M MACs (paper: 60M). The other reading, halving while
-    ``c / 2 >= s_c``, misses the ``s_c = 64`` row by 65%; ``BENCHMARKS.md`` lists every row.
-    A level narrower than ``group_size`` is fully coupled. See
-    ``keras_mgic.layers.channel_hierarchy`` for the group rule on widths that are not
-    ``group_size`` times a power of two.
+    Coarsening rule (``coarsening``): by default the paper's public reference code's
+    (BGUCompSci/MultigridInChannelsCNNs, ``resnetMG.py``): restrict at least once, then keep
+    halving while the width is at least ``coarsest_size``, so for ``c >= s_c`` the coarsest
+    level has between ``s_c / 2`` and ``s_c`` channels (``c = 64, s_c = 16``: levels 64, 32,
+    16, 8) and a block narrower than ``s_c`` still gets one coarse level (``c = 16, s_c = 32``:
+    16, 8). ``coarsening="literal"`` reads Algorithm 1 literally, ``floor(log2(c / s_c)) + 1``
+    restrictions and none when ``c < s_c``; the two agree whenever ``c >= s_c``.
+    ``BENCHMARKS.md`` compares both with the paper's tables. A level narrower than
+    ``group_size`` is fully coupled. See ``keras_mgic.layers.channel_hierarchy`` for the group
+    rule on widths that are not ``group_size`` times a power of two.
+
+    With ``block="residual"`` or ``"bottleneck"`` the block computes what the reference code's
+    ``MgBlockDwGroup`` computes, given the same weights (``tests/test_golden_blocks.py``). As
+    there, the coarsest level's bottleneck also applies the activation to its last
+    BatchNorm's output before the skip addition (``BottleneckBlock(...,
+    activate_before_skip=True)``, unless ``block_kwargs`` says otherwise). In the reference
+    code ``s_g`` and ``s_c`` of a bottleneck block count bottleneck channels (a quarter of the
+    block width): its ``(s_g, s_c)`` is ``MGICBlock(group_size=4 * s_g,
+    coarsest_size=4 * s_c, block="bottleneck")``.
 
     Args:
         group_size: positive even int ``s_g``, the channels per group on the fine levels.
-        coarsest_size: positive int ``s_c``; the coarsest level has between ``s_c / 2`` and
-            ``s_c`` channels (or ``c`` itself if ``c < s_c``: no coarsening).
+        coarsest_size: positive int ``s_c``, see the coarsening rule above.
         block: the per-level CNN block: ``"residual"`` (ResNet basic block),
             ``"bottleneck"`` (ResNet-50 bottleneck), ``"inverted_residual"`` (MobileNetV3),
             or a registered ``keras.layers.Layer`` class (or its registered name) whose
-            constructor takes ``filters`` and ``groups``.
+            constructor takes ``filters`` and ``groups``; it gets channels-last tensors.
         block_kwargs: dict of extra constructor arguments for every per-level block.
+        coarsening: ``"reference"`` (default) or ``"literal"``, see above.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``. The block computes channels-last inside
+            (a channels-first input is transposed in and out).
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
-    Input and output: ``(batch, height, width, c)``, with ``c`` divisible by
-    ``group_size`` when the block coarsens at all and ``c >= group_size``.
+    Input and output: ``(batch, height, width, c)`` (``(batch, c, height, width)`` for
+    channels-first), with ``c`` divisible by ``group_size`` when ``c >= group_size``.
 
     Example:
 
@@ -99,10 +116,21 @@ class MGICBlock(keras.layers.Layer):
     (2, 32, 32, 64)
     """
 
-    def __init__(self, group_size, coarsest_size, block="residual", block_kwargs=None, **kwargs):
+    def __init__(
+        self,
+        group_size,
+        coarsest_size,
+        block="residual",
+        block_kwargs=None,
+        coarsening="reference",
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.group_size = positive_even_int("group_size", group_size)
         self.coarsest_size = positive_int("coarsest_size", coarsest_size)
+        self.coarsening = check_coarsening(coarsening)
+        self.data_format = standardize_data_format(data_format)
         self.block_class = _resolve_block(block)
         if block_kwargs is not None and not isinstance(block_kwargs, dict):
             raise ValueError(
@@ -112,8 +140,8 @@ class MGICBlock(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        channels = image_channels("MGICBlock", input_shape)
-        self.widths = level_widths(channels, self.coarsest_size)
+        channels = image_channels("MGICBlock", input_shape, self.data_format)
+        self.widths = level_widths(channels, self.coarsest_size, self.coarsening)
         if len(self.widths) > 1 and channels >= self.group_size and channels % self.group_size:
             raise ValueError(
                 "MGICBlock needs the number of channels to be divisible by `group_size` "
@@ -127,7 +155,7 @@ class MGICBlock(keras.layers.Layer):
             [],
             [],
         )
-        shape = tuple(input_shape)
+        shape = shape_to_channels_last(input_shape, self.data_format)
         for level, width in enumerate(self.widths):
             level_shape = (*shape[:-1], width)
             groups = 1 if level == coarsest else level_groups(width, self.group_size)
@@ -138,11 +166,17 @@ class MGICBlock(keras.layers.Layer):
             if level == coarsest:
                 continue
             restriction = ChannelRestriction(
-                self.group_size, dtype=self.dtype_policy, name=f"restrict_{level}"
+                self.group_size,
+                data_format="channels_last",
+                dtype=self.dtype_policy,
+                name=f"restrict_{level}",
             )
             restriction.build(level_shape)
             prolongation = ChannelProlongation(
-                self.group_size, dtype=self.dtype_policy, name=f"prolong_{level}"
+                self.group_size,
+                data_format="channels_last",
+                dtype=self.dtype_policy,
+                name=f"prolong_{level}",
             )
             prolongation.build((*shape[:-1], width // 2))
             correction = BatchNormalization(
@@ -155,7 +189,19 @@ class MGICBlock(keras.layers.Layer):
             self.restrictions.append(restriction)
             self.prolongations.append(prolongation)
             self.corrections.append(correction)
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
+        self.input_spec = keras.layers.InputSpec(
+            ndim=4, axes={channel_axis(self.data_format): channels}
+        )
+
+    def _level_kwargs(self, coarsest):
+        """``block_kwargs`` plus what a built-in block needs: channels-last inputs and, on
+        the coarsest level of bottlenecks, the reference code's activation before the skip."""
+        kwargs = dict(self.block_kwargs)
+        if issubclass(self.block_class, tuple(LEVEL_BLOCKS.values())):
+            kwargs["data_format"] = "channels_last"
+        if coarsest and issubclass(self.block_class, BottleneckBlock):
+            kwargs.setdefault("activate_before_skip", True)
+        return kwargs
 
     def _make_block(self, width, groups, level):
         try:
@@ -164,7 +210,7 @@ class MGICBlock(keras.layers.Layer):
                 groups=groups,
                 dtype=self.dtype_policy,
                 name=f"level_{level}_block",
-                **self.block_kwargs,
+                **self._level_kwargs(level == len(self.widths) - 1),
             )
         except TypeError as error:
             raise ValueError(
@@ -191,6 +237,10 @@ class MGICBlock(keras.layers.Layer):
             )
 
     def call(self, inputs, training=None):
+        outputs = self._cycle(to_channels_last(inputs, self.data_format), training)
+        return from_channels_last(outputs, self.data_format)
+
+    def _cycle(self, inputs, training):
         fine = [inputs]
         for restriction in self.restrictions:
             fine.append(restriction(fine[-1]))
@@ -214,6 +264,8 @@ class MGICBlock(keras.layers.Layer):
                 "group_size": self.group_size,
                 "coarsest_size": self.coarsest_size,
                 "block": _block_name(self.block_class),
+                "coarsening": self.coarsening,
+                "data_format": self.data_format,
                 # Keras objects (regularizers, initializers, ...) serialized, so that the
                 # config is JSON-able and identical before and after a .keras round trip.
                 "block_kwargs": {

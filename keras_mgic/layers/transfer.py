@@ -5,6 +5,15 @@ import keras
 from keras_mgic import ops
 from keras_mgic.initializers import ChannelAveraging
 from keras_mgic.layers.channel_hierarchy import level_groups
+from keras_mgic.layers.layer_utils import (
+    channel_axis,
+    fresh_initializer,
+    from_channels_last,
+    shape_from_channels_last,
+    shape_to_channels_last,
+    standardize_data_format,
+    to_channels_last,
+)
 from keras_mgic.layers.validation import image_channels, positive_even_int
 
 
@@ -20,9 +29,11 @@ class _ChannelTransfer(keras.layers.Layer):
         kernel_initializer=None,
         kernel_regularizer=None,
         kernel_constraint=None,
+        data_format=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.data_format = standardize_data_format(data_format)
         self.group_size = positive_even_int("group_size", group_size)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer if kernel_initializer is not None else ChannelAveraging()
@@ -32,25 +43,31 @@ class _ChannelTransfer(keras.layers.Layer):
         self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def build(self, input_shape):
-        channels = image_channels(self.__class__.__name__, input_shape)
+        channels = image_channels(self.__class__.__name__, input_shape, self.data_format)
         self._check_channels(channels)
         self.groups = level_groups(self._fine_width(channels), self.group_size)
         self.filters = self._output_channels(channels)
         self.kernel = self.add_weight(
             name="kernel",
             shape=(1, 1, channels // self.groups, self.filters),
-            initializer=self.kernel_initializer,
+            initializer=fresh_initializer(self.kernel_initializer),
             regularizer=self.kernel_regularizer,
             constraint=self.kernel_constraint,
         )
-        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: channels})
+        self.input_spec = keras.layers.InputSpec(
+            ndim=4, axes={channel_axis(self.data_format): channels}
+        )
 
     def call(self, inputs):
-        return ops.grouped_conv2d(inputs, self.kernel, padding="valid")
+        x = to_channels_last(inputs, self.data_format)
+        x = ops.grouped_conv2d(x, self.kernel, padding="valid", data_format="channels_last")
+        return from_channels_last(x, self.data_format)
 
     def compute_output_shape(self, input_shape):
-        channels = image_channels(self.__class__.__name__, input_shape)
-        return (*tuple(input_shape)[:-1], self._output_channels(channels))
+        channels = image_channels(self.__class__.__name__, input_shape, self.data_format)
+        shape = shape_to_channels_last(input_shape, self.data_format)
+        shape = (*shape[:-1], self._output_channels(channels))
+        return shape_from_channels_last(shape, self.data_format)
 
     def get_config(self):
         config = super().get_config()
@@ -60,6 +77,7 @@ class _ChannelTransfer(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+                "data_format": self.data_format,
             }
         )
         return config
@@ -80,6 +98,8 @@ class ChannelRestriction(_ChannelTransfer):
         kernel_initializer: defaults to ``ChannelAveraging()``.
         kernel_regularizer: optional regularizer for the kernel.
         kernel_constraint: optional constraint for the kernel.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 
@@ -115,6 +135,8 @@ class ChannelProlongation(_ChannelTransfer):
         kernel_initializer: defaults to ``ChannelAveraging()``.
         kernel_regularizer: optional regularizer for the kernel.
         kernel_constraint: optional constraint for the kernel.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
 
     Example:
 

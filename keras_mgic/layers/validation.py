@@ -35,18 +35,19 @@ def dropout_rate(value):
     return value
 
 
-def image_channels(layer_name, input_shape):
-    """Returns the channel count of a rank-4 channels-last shape, or raises ValueError."""
+def image_channels(layer_name, input_shape, data_format="channels_last"):
+    """Returns the channel count of a rank-4 shape in ``data_format``, or raises ValueError."""
     input_shape = tuple(input_shape)
+    first = data_format == "channels_first"
+    layout = "(batch, channels, height, width)" if first else "(batch, height, width, channels)"
     if len(input_shape) != 4:
         raise ValueError(
-            f"{layer_name} expects rank-4 input (batch, height, width, channels). "
-            f"Received: input_shape={input_shape}"
+            f"{layer_name} expects rank-4 input {layout}. Received: input_shape={input_shape}"
         )
-    channels = input_shape[-1]
+    channels = input_shape[1] if first else input_shape[-1]
     if channels is None:
         raise ValueError(
-            f"{layer_name} needs a known channel dimension (the last axis). "
+            f"{layer_name} needs a known channel dimension {layout}. "
             f"Received: input_shape={input_shape}"
         )
     return int(channels)
