@@ -49,7 +49,7 @@ def np_level_block(block, x, training, conv, bn):
         h = act(bn(conv(x, _weights(block.conv1)), block.bn1, training))
         h = act(bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training))
         h = bn(conv(h, _weights(block.conv3)), block.bn3, training)
-        return act(x + h)
+        return act(x + (act(h) if block.activate_before_skip else h))
     h = x
     if block.expand is not None:
         h = act(bn(conv(x, _weights(block.expand)), block.expand_bn, training))

@@ -20,6 +20,7 @@ CONFIGS = [
     ("residual", dict(groups=2, kernel_size=5, activation="hard_swish")),
     ("bottleneck", dict(groups=2)),
     ("bottleneck", dict(groups=4, bottleneck_ratio=2)),
+    ("bottleneck", dict(groups=1, activate_before_skip=True)),
     ("inverted_residual", dict(groups=2)),
     ("inverted_residual", dict(groups=2, se_ratio=0.25, activation="hard_swish")),
     ("inverted_residual", dict(groups=4, se_ratio=0.25, activation="relu", kernel_size=5)),
@@ -151,7 +152,10 @@ def test_fit_step_gives_every_weight_a_gradient(name):
         (InvertedResidualBlock, dict(filters=16, se_ratio=0), "se_ratio=0"),
         (InvertedResidualBlock, dict(filters=16, se_ratio=1.5), r"se_ratio=1\.5"),
         (InvertedResidualBlock, dict(filters=16, se_ratio="0.25"), "se_ratio='0.25'"),
+        (BottleneckBlock, dict(filters=16, activate_before_skip=1), "activate_before_skip=1"),
         (SqueezeExcite, dict(filters=16, squeeze_filters=0), "squeeze_filters=0"),
+        (ResidualBlock, dict(filters=16, data_format="NCHW"), "data_format='NCHW'"),
+        (SqueezeExcite, dict(filters=16, squeeze_filters=4, data_format=1), "data_format=1"),
     ],
 )
 def test_bad_arguments_raise(cls, kwargs, match):
@@ -179,3 +183,113 @@ def test_squeeze_excite_bad_input_shapes_raise():
         SqueezeExcite(16, 4).build((None, 4, 4, None))
     with pytest.raises(ValueError, match="expected ndim=4"):
         SqueezeExcite(16, 4)(keras.Input((4, 16)))
+
+
+def test_bottleneck_activation_before_the_skip():
+    """``act(x + act(BN3(...)))``: a negative BN3 output adds nothing to the skip."""
+    x = np.full((1, 2, 2, 16), 0.5, "float32")
+    outputs = []
+    for before in (False, True):
+        block = BottleneckBlock(16, activate_before_skip=before)
+        block.build(x.shape)
+        block.bn3.beta.assign(-np.ones(16, "float32"))  # BN3 output: roughly -1
+        block.bn3.gamma.assign(np.zeros(16, "float32"))
+        outputs.append(keras.ops.convert_to_numpy(block(x, training=False)))
+    np.testing.assert_allclose(outputs[0], 0.0, atol=1e-6)  # relu(0.5 - 1)
+    np.testing.assert_allclose(outputs[1], 0.5, atol=1e-6)  # relu(0.5 + relu(-1))
+
+
+def _kernels(block):
+    return [
+        keras.ops.convert_to_numpy(w)
+        for w in block.weights
+        if w.path.endswith("kernel") and len(w.shape) == 4
+    ]
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        "he_normal",
+        keras.initializers.HeNormal(),
+        keras.initializers.HeNormal(seed=7),
+        keras.initializers.GlorotUniform(seed=7),
+    ],
+)
+def test_every_kernel_gets_its_own_draw(initializer):
+    """One (seeded) initializer instance used for two weights of one shape draws the same
+    values twice; every kernel of a block must start different from the others."""
+    block = ResidualBlock(16, groups=2, kernel_initializer=initializer)
+    block.build((None, 4, 4, 16))
+    conv1, conv2 = _kernels(block)
+    assert conv1.shape == conv2.shape
+    assert not np.allclose(conv1, conv2)
+
+
+def test_shared_initializer_instance_gives_different_blocks():
+    init = keras.initializers.HeNormal()
+    first, second = (
+        ResidualBlock(16, kernel_initializer=init),
+        ResidualBlock(16, kernel_initializer=init),
+    )
+    first.build((None, 4, 4, 16))
+    second.build((None, 4, 4, 16))
+    assert not np.allclose(_kernels(first)[0], _kernels(second)[0])
+
+
+def test_integer_seed_is_reproducible():
+    blocks = [
+        ResidualBlock(16, kernel_initializer=keras.initializers.HeNormal(seed=3)) for _ in "ab"
+    ]
+    for block in blocks:
+        block.build((None, 4, 4, 16))
+    for a, b in zip(_kernels(blocks[0]), _kernels(blocks[1]), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert blocks[0].get_config()["kernel_initializer"]["config"]["seed"] == 3
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS)
+def test_channels_first_is_the_transposed_channels_last(name, kwargs):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 6, 5, 16)).astype("float32")
+    last = LEVEL_BLOCKS[name](filters=16, data_format="channels_last", **kwargs)
+    first = LEVEL_BLOCKS[name](filters=16, data_format="channels_first", **kwargs)
+    last.build(x.shape)
+    first.build((2, 16, 6, 5))
+    first.set_weights(last.get_weights())
+    x_first = np.transpose(x, (0, 3, 1, 2))
+    for training in (False, True):
+        y_last = keras.ops.convert_to_numpy(last(x, training=training))
+        y_first = keras.ops.convert_to_numpy(first(x_first, training=training))
+        np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, atol=1e-5)
+    assert first.get_config()["data_format"] == "channels_first"
+    assert tuple(first.compute_output_shape((None, 16, 6, 5))) == (None, 16, 6, 5)
+    with pytest.raises(ValueError, match="expected axis 1 of input shape to have value 16"):
+        first(x)
+
+
+def test_squeeze_excite_channels_first():
+    x = np.random.default_rng(1).normal(size=(2, 3, 4, 8)).astype("float32")
+    last, first = (
+        SqueezeExcite(8, 4, data_format="channels_last"),
+        SqueezeExcite(8, 4, data_format="channels_first"),
+    )
+    last.build(x.shape)
+    first.build((2, 8, 3, 4))
+    first.set_weights(last.get_weights())
+    y = keras.ops.convert_to_numpy(first(np.transpose(x, (0, 3, 1, 2))))
+    np.testing.assert_allclose(
+        np.transpose(y, (0, 2, 3, 1)), keras.ops.convert_to_numpy(last(x)), atol=1e-6
+    )
+
+
+def test_default_data_format_is_keras_image_data_format():
+    previous = keras.config.image_data_format()
+    try:
+        keras.config.set_image_data_format("channels_first")
+        block = ResidualBlock(16)
+        assert block.data_format == "channels_first"
+        assert block.conv1.data_format == "channels_last"  # the inside is channels-last
+        assert tuple(block(np.ones((1, 16, 3, 3), "float32")).shape) == (1, 16, 3, 3)
+    finally:
+        keras.config.set_image_data_format(previous)

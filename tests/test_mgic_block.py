@@ -272,6 +272,9 @@ def test_fit_step_gives_every_weight_a_gradient():
         (dict(block="keras_mgic>ChannelAveraging"), "block='keras_mgic>ChannelAveraging'"),
         (dict(block_kwargs=[("scale", 1.0)]), r"block_kwargs=\[\('scale', 1\.0\)\]"),
         (dict(block_kwargs="groups=2"), "block_kwargs='groups=2'"),
+        (dict(coarsening="algorithm_1"), "Received: coarsening='algorithm_1'"),
+        (dict(coarsening=None), "Received: coarsening=None"),
+        (dict(data_format="NHWC"), "Received: data_format='NHWC'"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
@@ -319,3 +322,59 @@ def test_per_level_block_construction_errors_are_value_errors(block, block_kwarg
     layer = MGICBlock(4, 2, block=block, block_kwargs=block_kwargs)
     with pytest.raises(ValueError, match=match):
         layer(keras.Input((4, 4, 8)))
+
+
+# ------------------------------------------------ reference-code details and data formats
+
+
+def test_coarsest_bottleneck_activates_before_the_skip_and_finer_levels_do_not():
+    block = MGICBlock(16, 32, block="bottleneck")
+    block.build((None, 4, 4, 64))
+    assert block.widths == [64, 32, 16]
+    assert [b.activate_before_skip for b in block.level_blocks] == [False, False, True]
+    override = MGICBlock(16, 32, block="bottleneck", block_kwargs={"activate_before_skip": False})
+    override.build((None, 4, 4, 64))
+    assert not any(b.activate_before_skip for b in override.level_blocks)
+
+
+def test_user_blocks_get_only_filters_groups_and_block_kwargs(tanh_block):
+    block = MGICBlock(4, 4, block=tanh_block, block_kwargs={"scale": 0.5})
+    block.build((None, 4, 4, 16))  # GroupedTanhBlock takes no data_format: no TypeError
+    assert [b.scale for b in block.level_blocks] == [0.5] * len(block.widths)
+
+
+@pytest.mark.parametrize("block_name", ["residual", "bottleneck", "inverted_residual"])
+def test_channels_first_is_the_transposed_channels_last(block_name):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 5, 4, 32)).astype("float32")
+    last = MGICBlock(8, 16, block=block_name, data_format="channels_last")
+    first = MGICBlock(8, 16, block=block_name, data_format="channels_first")
+    last.build(x.shape)
+    first.build((2, 32, 5, 4))
+    weights = [rng.normal(0, 0.3, w.shape) for w in last.get_weights()]
+    weights = [np.abs(w) + 0.5 if w.ndim == 1 else w for w in weights]  # BN variances > 0
+    last.set_weights(weights)
+    first.set_weights(weights)
+    x_first = np.transpose(x, (0, 3, 1, 2))
+    for training in (False, True):
+        y_last = _np(last(x, training=training))
+        y_first = _np(first(x_first, training=training))
+        np.testing.assert_allclose(np.transpose(y_first, (0, 2, 3, 1)), y_last, atol=1e-4)
+    assert first.widths == last.widths == [32, 16, 8]
+    assert first.compute_output_shape((None, 32, 5, 4)) == (None, 32, 5, 4)
+    with pytest.raises(ValueError, match="expected axis 1 of input shape to have value 32"):
+        first(x)  # a channels-last tensor is never silently read as channels-first
+
+
+def test_default_data_format_follows_keras_config():
+    previous = keras.config.image_data_format()
+    try:
+        keras.config.set_image_data_format("channels_first")
+        block = MGICBlock(4, 8)
+        assert block.data_format == "channels_first"
+        y = block(np.ones((1, 16, 3, 3), "float32"))
+        assert tuple(y.shape) == (1, 16, 3, 3)
+        assert block.widths == [16, 8, 4]
+    finally:
+        keras.config.set_image_data_format(previous)
+    assert MGICBlock(4, 8).data_format == previous

@@ -35,7 +35,7 @@ def test_groups_and_kernel_shapes(channels, group_size, groups):
     "layer_class, channels", [(ChannelRestriction, 32), (ChannelProlongation, 16)]
 )
 def test_averaging_init_maps_a_constant_to_the_same_constant(layer_class, channels):
-    layer = layer_class(group_size=8)
+    layer = layer_class(group_size=8, kernel_initializer=ChannelAveraging())
     x = np.full((2, 3, 3, channels), -1.75, "float32")
     y = _np(layer(x))
     assert isinstance(layer.kernel_initializer, ChannelAveraging)
@@ -125,3 +125,26 @@ def test_bad_input_shapes_raise(layer_class):
 def test_compute_output_shape():
     assert ChannelRestriction(4).compute_output_shape((None, 5, None, 12)) == (None, 5, None, 6)
     assert ChannelProlongation(4).compute_output_shape((3, 5, 7, 6)) == (3, 5, 7, 12)
+
+
+@pytest.mark.parametrize(
+    "layer_class, channels", [(ChannelRestriction, 16), (ChannelProlongation, 8)]
+)
+def test_channels_first_is_the_transposed_channels_last(layer_class, channels):
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, channels)).astype("float32")
+    last = layer_class(4, data_format="channels_last")
+    first = layer_class(4, data_format="channels_first")
+    last.build(x.shape)
+    first.build((2, channels, 3, 4))
+    first.set_weights(last.get_weights())
+    y = keras.ops.convert_to_numpy(first(np.transpose(x, (0, 3, 1, 2))))
+    want = keras.ops.convert_to_numpy(last(x))
+    np.testing.assert_allclose(np.transpose(y, (0, 2, 3, 1)), want, atol=1e-6)
+    out = want.shape[-1]
+    assert first.compute_output_shape((None, channels, 3, None)) == (None, out, 3, None)
+    assert first.get_config()["data_format"] == "channels_first"
+
+
+def test_bad_data_format_raises():
+    with pytest.raises(ValueError, match="Received: data_format='NCHW'"):
+        ChannelRestriction(4, data_format="NCHW")

@@ -104,6 +104,7 @@ def test_in_a_functional_model_with_unknown_spatial_size():
         (dict(filters=8, strides=(2, 2)), r"strides=\(2, 2\)"),
         (dict(filters=8, kernel_size=-3), "kernel_size=-3"),
         (dict(filters=8, activation="no_such_activation"), "no_such_activation"),
+        (dict(filters=8, data_format="channels_middle"), "data_format='channels_middle'"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
@@ -118,3 +119,19 @@ def test_bad_input_shapes_raise():
         ChannelTransition(8)(keras.Input((4, 4, None)))
     with pytest.raises(ValueError, match="expected ndim=4"):
         ChannelTransition(8)(keras.Input((4, 16)))
+
+
+@pytest.mark.parametrize("strides", [1, 2])
+def test_channels_first_is_the_transposed_channels_last(strides):
+    x = np.random.default_rng(0).normal(size=(2, 8, 7, 16)).astype("float32")
+    last = ChannelTransition(32, strides=strides, data_format="channels_last")
+    first = ChannelTransition(32, strides=strides, data_format="channels_first")
+    last.build(x.shape)
+    first.build((2, 16, 8, 7))
+    first.set_weights(last.get_weights())
+    y = keras.ops.convert_to_numpy(first(np.transpose(x, (0, 3, 1, 2)), training=False))
+    want = keras.ops.convert_to_numpy(last(x, training=False))
+    np.testing.assert_allclose(np.transpose(y, (0, 2, 3, 1)), want, atol=1e-5)
+    size = (-(-8 // strides), -(-7 // strides))
+    assert first.compute_output_shape((None, 16, 8, 7)) == (None, 32, *size)
+    assert first.get_config()["data_format"] == "channels_first"
