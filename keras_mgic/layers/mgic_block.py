@@ -148,50 +148,45 @@ class MGICBlock(keras.layers.Layer):
                 f"(or smaller than it). Received: channels={channels}, "
                 f"group_size={self.group_size}"
             )
-        coarsest = len(self.widths) - 1
-        self.restrictions, self.prolongations, self.corrections, self.level_blocks = (
-            [],
-            [],
-            [],
-            [],
-        )
+        self.level_blocks, self.restrictions, self.prolongations, self.corrections = [], [], [], []
         shape = shape_to_channels_last(input_shape, self.data_format)
         for level, width in enumerate(self.widths):
-            level_shape = (*shape[:-1], width)
-            groups = 1 if level == coarsest else level_groups(width, self.group_size)
-            block = self._make_block(width, groups, level)
-            block.build(level_shape)
-            self._check_block_output(block, level_shape, groups)
-            self.level_blocks.append(block)
-            if level == coarsest:
-                continue
-            restriction = ChannelRestriction(
-                self.group_size,
-                data_format="channels_last",
-                dtype=self.dtype_policy,
-                name=f"restrict_{level}",
-            )
-            restriction.build(level_shape)
-            prolongation = ChannelProlongation(
-                self.group_size,
-                data_format="channels_last",
-                dtype=self.dtype_policy,
-                name=f"prolong_{level}",
-            )
-            prolongation.build((*shape[:-1], width // 2))
-            correction = BatchNormalization(
-                momentum=BN_MOMENTUM,
-                epsilon=BN_EPSILON,
-                dtype=self.dtype_policy,
-                name=f"correction_bn_{level}",
-            )
-            correction.build(level_shape)
-            self.restrictions.append(restriction)
-            self.prolongations.append(prolongation)
-            self.corrections.append(correction)
+            self._build_level(level, width, shape)
         self.input_spec = keras.layers.InputSpec(
             ndim=4, axes={channel_axis(self.data_format): channels}
         )
+
+    def _build_level(self, level, width, shape):
+        """Builds level ``level``'s block and, but on the coarsest level, its restriction,
+        prolongation and correction BatchNorm, appended to their lists in that order."""
+        level_shape = (*shape[:-1], width)
+        coarsest = level == len(self.widths) - 1
+        groups = 1 if coarsest else level_groups(width, self.group_size)
+        block = self._make_block(width, groups, level)
+        block.build(level_shape)
+        self._check_block_output(block, level_shape, groups)
+        self.level_blocks.append(block)
+        if coarsest:
+            return
+        transfer_kwargs = dict(data_format="channels_last", dtype=self.dtype_policy)
+        restriction = ChannelRestriction(
+            self.group_size, name=f"restrict_{level}", **transfer_kwargs
+        )
+        restriction.build(level_shape)
+        prolongation = ChannelProlongation(
+            self.group_size, name=f"prolong_{level}", **transfer_kwargs
+        )
+        prolongation.build((*shape[:-1], width // 2))
+        correction = BatchNormalization(
+            momentum=BN_MOMENTUM,
+            epsilon=BN_EPSILON,
+            dtype=self.dtype_policy,
+            name=f"correction_bn_{level}",
+        )
+        correction.build(level_shape)
+        self.restrictions.append(restriction)
+        self.prolongations.append(prolongation)
+        self.corrections.append(correction)
 
     def _level_kwargs(self, coarsest):
         """``block_kwargs`` plus what a built-in block needs: channels-last inputs and, on
