@@ -13,11 +13,11 @@ SIZE = 32  # the smallest input of the ImageNet-style models (total stride 32)
 CLASSES = 5
 
 MGIC_MODELS = {
-    "mgic_resnet20": dict(input_shape=(16, 16, 3), num_classes=CLASSES),
+    "mgic_resnet20": dict(input_shape=(16, 16, 3), classes=CLASSES),
     "mgic_mobilenet_v3_small": dict(
         input_shape=(32, 32, 3),
-        num_classes=CLASSES,
-        width_multiplier=0.35,
+        classes=CLASSES,
+        alpha=0.35,
         group_size=8,
         coarsest_size=8,
     ),
@@ -26,9 +26,9 @@ MGIC_MODELS = {
 
 def small_model_kwargs(name):
     """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
-    kwargs = {"input_shape": (SIZE, SIZE, 3), "num_classes": CLASSES}
-    if "width_multiplier" in inspect.signature(models.MODELS[name]).parameters:
-        kwargs["width_multiplier"] = 0.5
+    kwargs = {"input_shape": (SIZE, SIZE, 3), "classes": CLASSES}
+    if "alpha" in inspect.signature(models.MODELS[name]).parameters:
+        kwargs["alpha"] = 0.5
         if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
             kwargs.update(group_size=8, coarsest_size=8)
     return kwargs

@@ -436,10 +436,10 @@ def test_layer_fits_predicts_and_round_trips(name, tmp_path):
 def test_builder_fits_predicts_and_round_trips(name, tmp_path):
     kwargs = MGIC_MODELS[name]
     model = keras_mgic.models.get_model(name, **kwargs)
-    assert model.output_shape == (None, kwargs["num_classes"])
+    assert model.output_shape == (None, kwargs["classes"])
     assert any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
     x = _normal((8, *kwargs["input_shape"]), seed=21)
-    y = np.arange(8) % kwargs["num_classes"]
+    y = np.arange(8) % kwargs["classes"]
     loaded = _fit_predict_round_trip(
         model, x, y, tmp_path, loss=keras.losses.SparseCategoricalCrossentropy(), check_call=False
     )

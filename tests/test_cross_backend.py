@@ -115,7 +115,7 @@ def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
         for source in BACKENDS:
             saved = reference[source]
             scale = np.abs(saved).max()
-            assert saved.shape == (4, MODELS[name]["num_classes"]) and scale > 0.1
+            assert saved.shape == (4, MODELS[name]["classes"]) and scale > 0.1
             for target in BACKENDS:
                 loaded = np.load(os.path.join(job_dir, f"{name}-{source}-on-{target}.npy"))
                 error = float(np.abs(loaded - saved).max() / scale)

@@ -11,9 +11,7 @@ from small_models import CLASSES, SIZE, small_model_kwargs
 from keras_mgic import models
 
 NAMES = sorted(models.MODELS)
-WIDTH_NAMES = [
-    n for n in NAMES if "width_multiplier" in inspect.signature(models.MODELS[n]).parameters
-]
+WIDTH_NAMES = [n for n in NAMES if "alpha" in inspect.signature(models.MODELS[n]).parameters]
 
 
 def _redundant_in_training(path):
@@ -120,8 +118,8 @@ def test_keras_round_trip_keeps_outputs(fresh_process):
     "overrides, match",
     [
         ({"input_shape": (1, 1, 3)}, "input_shape"),
-        ({"num_classes": 0}, "num_classes=0"),
-        ({"num_classes": -3}, "num_classes=-3"),
+        ({"classes": 0}, "Received: classes=0$"),
+        ({"classes": -3}, "Received: classes=-3$"),
     ],
 )
 def test_builder_rejects_what_it_cannot_take(name, overrides, match):
@@ -129,14 +127,11 @@ def test_builder_rejects_what_it_cannot_take(name, overrides, match):
         _build(name, **overrides)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [n for n in NAMES if "width_multiplier" in inspect.signature(models.MODELS[n]).parameters],
-)
-@pytest.mark.parametrize("width_multiplier", [0, -0.5, float("nan")])
-def test_builder_rejects_bad_width_multipliers(name, width_multiplier):
-    with pytest.raises(ValueError, match="width_multiplier"):
-        _build(name, width_multiplier=width_multiplier)
+@pytest.mark.parametrize("name", WIDTH_NAMES)
+@pytest.mark.parametrize("alpha", [0, -0.5, float("nan")])
+def test_builder_rejects_bad_alphas(name, alpha):
+    with pytest.raises(ValueError, match=f"Received: alpha={alpha!r}$"):
+        _build(name, alpha=alpha)
 
 
 def test_get_model_unknown_name():

@@ -1,11 +1,11 @@
 """ResNet builders: the paper's reference numbers, dense vs MGIC from one builder, errors."""
 
 import keras
+import numpy as np
 import pytest
 
 from keras_mgic import profiling
 from keras_mgic.layers import ChannelTransition, MGICBlock, ResidualBlock
-from keras_mgic.layers import mgic_block as mgic_block_module
 from keras_mgic.models import resnet
 
 
@@ -15,14 +15,6 @@ def _count(model):
 
 def _layers_of(model, cls):
     return [layer for layer in model.layers if isinstance(layer, cls)]
-
-
-def reference_code_coarsening(channels, coarsest_size):
-    """The paper's reference code: restrict at least once, then while the width >= s_c."""
-    widths = [channels]
-    while widths[-1] % 2 == 0 and (len(widths) == 1 or widths[-1] >= coarsest_size):
-        widths.append(widths[-1] // 2)
-    return widths
 
 
 # ------------------------------------------------------------------ paper reference numbers
@@ -72,26 +64,17 @@ def test_mgic_resnet56_follows_table_8_trend():
 
 
 @pytest.mark.parametrize(
-    "group_size, coarsest_size, paper_params, paper_macs",
+    "group_size, coarsest_size, params, macs",
     [
-        (8, 16, None, 60e6),  # Tables 2 and 8: the MACs
-        (16, 16, 0.53e6, None),  # Table 8
-        (16, 32, 0.50e6, None),  # Table 7
-        (16, 64, 0.53e6, None),  # Table 7
+        (16, 32, 498_682, 108_491_392),  # paper Table 7: 0.50M
+        (16, 64, 534_394, 110_850_688),  # paper Table 7: 0.53M
     ],
 )
-def test_mgic_resnet56_reproduces_paper_with_reference_coarsening(
-    monkeypatch, group_size, coarsest_size, paper_params, paper_macs
-):
-    """With the reference code's level rule, the builder reproduces the rows of DESIGN §6
-    that one reading can reproduce (±10%): this pins the builder's structure (stem,
-    transitions, block layout), independently of the package's coarsening rule."""
-    monkeypatch.setattr(mgic_block_module, "level_widths", reference_code_coarsening)
-    params, macs = _count(resnet.MGICResNet56(group_size=group_size, coarsest_size=coarsest_size))
-    if paper_params is not None:
-        assert params == pytest.approx(paper_params, rel=0.10)
-    if paper_macs is not None:
-        assert macs == pytest.approx(paper_macs, rel=0.10)
+def test_mgic_resnet56_equals_the_reference_code(group_size, coarsest_size, params, macs):
+    """The reference code's (BGUCompSci/MultigridInChannelsCNNs, resnetMG.py) parameter and
+    MAC counts, integer for integer: the builder's stem, transitions and block layout."""
+    model = resnet.MGICResNet56(group_size=group_size, coarsest_size=coarsest_size)
+    assert _count(model) == (params, macs)
 
 
 # ------------------------------------------------------------- dense and MGIC, one builder
@@ -166,7 +149,7 @@ def test_mgic_resnet50_counts_group_and_coarsest_sizes_in_bottleneck_channels():
 
 
 def test_resnet50_downsampling_block_strides_on_the_3x3_convolution():
-    model = resnet.ResNet50(input_shape=(32, 32, 3), num_classes=10)
+    model = resnet.ResNet50(input_shape=(32, 32, 3), classes=10)
     assert model.get_layer("stage2_block1_1_conv").strides == (1, 1)
     assert model.get_layer("stage2_block1_2_conv").strides == (2, 2)
     assert model.get_layer("stage2_block1_proj_conv").strides == (2, 2)
@@ -177,7 +160,7 @@ def test_resnet50_downsampling_block_strides_on_the_3x3_convolution():
 def test_variant_defaults_and_overrides():
     model = resnet.MGICResNet20(
         input_shape=(16, 24, 1),
-        num_classes=7,
+        classes=7,
         classifier_activation=None,
         dropout_rate=0.5,
         name="custom",
@@ -193,6 +176,43 @@ def test_variant_defaults_and_overrides():
         None,
         2048,
     )
+
+
+def test_strided_convolutions_pad_symmetrically_like_pytorch():
+    """Stride-2 convs and the stem's max pooling get an explicit ZeroPadding2D of
+    kernel_size // 2 and "valid" padding; stride-1 convs keep "same"."""
+    model = resnet.ResNet50(input_shape=(64, 64, 3), classes=10)
+    pads = {"stem_conv_pad": 3, "stem_pool_pad": 1, "stage2_block1_2_conv_pad": 1}
+    for name, pad in pads.items():
+        assert model.get_layer(name).padding == ((pad, pad), (pad, pad))
+    for name in ("stem_conv", "stem_pool", "stage2_block1_2_conv", "stage2_block1_proj_conv"):
+        assert model.get_layer(name).padding == "valid"
+    assert model.get_layer("stage2_block1_1_conv").padding == "same"
+    assert model.get_layer("stem_pool").output.shape[1:] == (16, 16, 64)
+    cifar = resnet.ResNet20()
+    assert cifar.get_layer("stem_conv").padding == "same"
+    assert cifar.get_layer("stage2_block1_1_conv_pad").padding == ((1, 1), (1, 1))
+    assert [layer.name for layer in cifar.layers if "pad" in layer.name] == [
+        "stage2_block1_1_conv_pad",
+        "stage3_block1_1_conv_pad",
+    ]
+
+
+def test_symmetric_padding_matches_a_centred_strided_convolution():
+    """Output pixel (i, j) of a 3x3 stride-2 conv is centred on input pixel (2i, 2j), as in
+    PyTorch with padding=1 (TensorFlow's "same" would centre it on (2i + 1, 2j + 1))."""
+    model = resnet.ResNet20(input_shape=(8, 8, 1), include_top=False)
+    conv = model.get_layer("stage2_block1_1_conv")
+    kernel = np.zeros(conv.kernel.shape, "float32")
+    kernel[1, 1] = np.eye(16, 32)  # the centre tap copies the 16 input channels
+    conv.set_weights([kernel])
+    probe = keras.Model(model.inputs, conv.output)
+    stage1 = keras.Model(model.inputs, model.get_layer("stage1_block3").output)
+    x = np.random.default_rng(0).normal(size=(1, 8, 8, 1)).astype("float32")
+    expected = stage1.predict(x, verbose=0)[:, ::2, ::2, :]
+    actual = probe.predict(x, verbose=0)
+    assert actual.shape == (1, 4, 4, 32)
+    np.testing.assert_allclose(actual[..., :16], expected, rtol=1e-6, atol=1e-6)
 
 
 def test_mixed_precision_keeps_logits_float32():
@@ -214,8 +234,10 @@ def test_mixed_precision_keeps_logits_float32():
         (resnet.ResNet50, {"input_shape": (32, 32)}, "input_shape=\\(32, 32\\)"),
         (resnet.ResNet20, {"input_shape": (32, 32, 0)}, "channels"),
         (resnet.ResNet20, {"input_shape": (32.0, 32, 3)}, "input_shape"),
-        (resnet.ResNet20, {"num_classes": 0}, "num_classes=0"),
-        (resnet.ResNet20, {"num_classes": 2.5}, "num_classes=2.5"),
+        (resnet.ResNet20, {"classes": 0}, "Received: classes=0$"),
+        (resnet.ResNet20, {"classes": 2.5}, "Received: classes=2.5$"),
+        (resnet.ResNet20, {"num_classes": 0}, "Received: classes=0$"),
+        (resnet.ResNet20, {"classes": 3, "num_classes": 4}, "num_classes=4$"),
         (resnet.ResNet20, {"include_top": False, "pooling": "sum"}, "pooling='sum'"),
         (resnet.ResNet20, {"dropout_rate": 1.0}, "dropout_rate=1.0"),
         (resnet.MGICResNet20, {"group_size": 3}, "group_size=3"),

@@ -3,89 +3,45 @@
 One generic builder, :func:`build_mobilenet_v3`, reads a block table (data) and builds either
 the dense MobileNetV3 (``mgic=False``) or its multigrid-in-channels version (``mgic=True``):
 the stem, the top 1x1 conv and the classification head are the same layers with the same names
-in both, so comparisons are fair. The named variants are thin wrappers.
+in both. In the MGIC model every row of the table becomes a
+:class:`~keras_mgic.layers.ChannelTransition` where the row changes the width or has stride 2
+(paper Sec. 4.3), then an :class:`~keras_mgic.layers.MGICBlock` at the row's output width over
+MobileNetV3's inverted residual, with the row's expanded width kept (paper Sec. 5.2.2). The
+named variants (``MobileNetV3Large``, ``MGICMobileNetV3Small``, ...) take
+``keras.applications.MobileNetV3Large``'s arguments in its order.
 
-**Where MGIC sits (paper Sec. 5.2.2, DESIGN §3).** The paper "replace[s] the standard
-MobileNetV3 block with our MGIC block, configured to s_g = 64, s_c = 64", and changes width or
-stride with "a lightweight shortcut ... a depth-wise 3x3 convolution" (Sec. 4.3). So in the MGIC
-model every row of the MobileNetV3 table becomes:
-
-- a :class:`~keras_mgic.layers.ChannelTransition` (3x3 conv with ``gcd(c_in, c_out)`` groups,
-  BN, the row's activation) when the row changes the width or has stride 2, then
-- an :class:`~keras_mgic.layers.MGICBlock` at the row's output width whose per-level block is
-  MobileNetV3's inverted residual (expand 1x1, depthwise kxk, optional squeeze-excite,
-  project 1x1, residual add; ReLU or hard-swish), its 1x1 convs grouped on the fine levels.
-  The row's expanded width (MobileNetV3's "exp size") is kept: the block is given
-  ``expansion_ratio = exp_size / c_out``. Where the dense row computed its expansion at the
-  input resolution before a stride-2 depthwise conv, the MGIC row computes it after the
-  transition, at the output resolution: that is where most of the MACs saved come from.
-
-Here ``s_c`` is read as the smallest width of the coarsest level (coarsest level in
-``[s_c, 2 s_c)``), so each MGICBlock is given ``coarsest_size = 2 * s_c``. ``MGICBlock``'s own
-rule (Algorithm 1, which reproduces the ResNet-56 tables) would coarsen once more, to
-``[s_c / 2, s_c)``; with ``s_g = s_c = 64`` that extra level is narrower than ``2 * s_g`` and
-so fully coupled, which only adds cost: it made MGIC-MobileNetV3-Large 1.0 5.57M parameters
-and 227M MACs, *more* than the dense model's 217M. With this reading the channel hierarchy
-has a second level where a block is at least ``2 * s_c = 128`` wide: the 160-wide last
-stage at width 1.0; the 136- and 192-wide stages at
-1.2; nothing at 0.6 (widths 16..96). Narrower MGIC blocks are single-level, i.e. exactly the
-(dense) inverted residual (Algorithm 1 with ``n_levels = 0``). On a width that ``group_size``
-does not divide (160 and 136 at ``s_g = 64``), ``MGICBlock`` would raise; the block instead
-uses the ``floor(c / s_g)`` equal groups that the reference code's group count gives (DESIGN
-§3): 2 groups of 80 and of 68 channels, by handing the MGICBlock the equivalent group size
-``c / groups`` (see :func:`block_group_size`).
-
-**Numbers** (trainable parameters; MACs at 224x224, 1000 classes; paper Table 4):
-
-=====================  ==========  ===========  ==============  =================
-model                  params      MACs         paper params    paper MACs
-=====================  ==========  ===========  ==============  =================
-MobileNetV3Large 0.6   3.097M      100.1M
-MobileNetV3Large 1.0   5.483M      216.6M       5.4M            219M
-MobileNetV3Large 1.2   7.604M      326.7M
-MGIC 0.6               3.123M      86.8M        2.3M (+36%)     48M (+81%)
-MGIC 0.6, head 768     2.315M      86.0M        2.3M (+1%)      48M (+79%)
-MGIC 1.0               5.148M      192.0M       5.2M (-1%)      145M (+32%)
-MGIC 1.2               6.439M      267.8M       7.1M (-9%)      233M (+15%)
-=====================  ==========  ===========  ==============  =================
-
-The dense rows equal ``keras.applications.MobileNetV3Large(alpha=...)`` to the parameter.
-MGIC parameters land within 10% of the paper on the 1.0 and 1.2 rows, and on the 0.6 row when
-the head's 1280 "last point" width is scaled with the width (``last_point_filters=768``, as
-torchvision does; ``keras.applications`` and the MobileNetV3 paper scale it only above 1.0,
-which this builder follows by default). As in the paper (5.2M < 5.4M), the MGIC models have
-fewer parameters than the dense ones at 1.0 and 1.2: on fine levels the squeeze-excite's 1x1
-convolutions are grouped like the block's other 1x1 convolutions.
-
-The paper's MACs are not reproduced. MGIC is below the dense model at every width (87M vs
-100M, 192M vs 217M, 268M vs 327M), and the trend is kept, but with ``s_g = s_c = 64`` no block
-narrower than 128 channels can be grouped or coarsened: at 0.6 nothing is (the MGIC model is
-the dense one with transitions), and its stem and 112x112 / 56x56 blocks alone cost 28M MACs,
-so 48M would need the 28x28..7x7 stages to drop from 62M to 20M. Where the hierarchy does exist
-(the 7x7 stage), the MACs are few.
+docs/models.md says where the MGIC blocks coarsen and lists parameters and MACs against the
+paper's Table 4.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
-import keras
 from keras import layers
 
-from keras_mgic.layers import ChannelTransition, MGICBlock, SqueezeExcite, validation
-from keras_mgic.layers.channel_hierarchy import level_groups, level_widths
+from keras_mgic.layers import ChannelTransition, MGICBlock, SqueezeExcite
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
+from keras_mgic.layers.channel_hierarchy import (
+    check_coarsening,
+    level_groups,
+    level_widths,
+    make_divisible,
+)
 from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
+from keras_mgic.models import applications as apps
 
-_BN_MOMENTUM = 0.9
-_BN_EPSILON = 1e-5
 _MIN_INPUT_SIZE = 32  # five stride-2 reductions
+_DEFAULT_SIZE = 224
 
 
 class BlockSpec(NamedTuple):
-    """One row of a MobileNetV3 table (widths at ``width_multiplier=1``).
+    """One row of a MobileNetV3 table (widths at ``alpha=1``).
 
     Attributes:
         expansion: expanded width over the block's *input* width (as in
-            ``keras.applications``); the expanded width is ``_depth(c_in * expansion)``.
+            ``keras.applications``); the expanded width is ``make_divisible(c_in *
+            expansion, 8)``.
         filters: output width before the width multiplier.
         kernel_size: depthwise kernel size.
         strides: 1 or 2.
@@ -155,52 +111,27 @@ _TOP_EXPANSION = 6
 _SE_RATIO = 0.25
 
 
-def _depth(value, divisor=8):
-    """Rounds a width to a multiple of ``divisor`` (at least ``divisor``), never 10% below."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * value:
-        rounded += divisor
-    return rounded
+def _depth(value):
+    return make_divisible(value, 8)
 
 
-def _check_width_multiplier(width_multiplier):
+def minimalistic_block(spec):
+    """A row as ``keras.applications``' ``minimalistic=True`` has it: no squeeze-excite,
+    ReLU only, 3x3 depthwise kernels."""
+    return spec._replace(kernel_size=3, squeeze_excite=False, activation=_RE)
+
+
+def _check_alpha(alpha):
     if (
-        isinstance(width_multiplier, bool)
-        or not isinstance(width_multiplier, (int, float))
-        or not math.isfinite(width_multiplier)
-        or width_multiplier <= 0
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float))
+        or not math.isfinite(alpha)
+        or alpha <= 0
     ):
-        raise ValueError(
-            "`width_multiplier` must be a finite number > 0. "
-            f"Received: width_multiplier={width_multiplier!r}"
-        )
+        raise ValueError(f"`alpha` must be a finite number > 0. Received: alpha={alpha!r}")
 
 
-def _check_input_shape(input_shape):
-    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-    if (
-        shape is None
-        or len(shape) != 3
-        or not all(size is None or (is_int(size) and size > 0) for size in shape)
-        or shape[-1] is None
-    ):
-        raise ValueError(
-            "`input_shape` must be (height, width, channels) with positive ints (height and "
-            f"width may be None). Received: input_shape={input_shape!r}"
-        )
-    if any(size is not None and size < _MIN_INPUT_SIZE for size in shape[:2]):
-        raise ValueError(
-            f"MobileNetV3 halves the resolution five times, so the input must be at least "
-            f"{_MIN_INPUT_SIZE}x{_MIN_INPUT_SIZE}. Received: input_shape={input_shape!r}"
-        )
-    return shape
-
-
-def _check_arguments(num_classes, include_top, pooling, dropout_rate, last_point_filters):
-    if include_top:
-        positive_int("num_classes", num_classes)
-    validation.pooling(pooling)
-    validation.dropout_rate(dropout_rate)
+def _check_last_point_filters(last_point_filters):
     if last_point_filters is not None and (
         not is_int(last_point_filters) or last_point_filters <= 0
     ):
@@ -210,17 +141,18 @@ def _check_arguments(num_classes, include_top, pooling, dropout_rate, last_point
         )
 
 
-def _check_mgic_arguments(group_size, coarsest_size):
-    positive_even_int("group_size", group_size)
-    positive_int("coarsest_size", coarsest_size)
+def _architecture(architecture):
+    if isinstance(architecture, Architecture):
+        return architecture
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"`architecture` must be one of {sorted(ARCHITECTURES)} or an Architecture. "
+            f"Received: architecture={architecture!r}"
+        )
+    return ARCHITECTURES[architecture]
 
 
-def _block_coarsest_size(coarsest_size):
-    """The ``coarsest_size`` handed to each MGICBlock: ``2 * s_c`` (see the module docstring)."""
-    return 2 * coarsest_size
-
-
-def block_group_size(channels, group_size, coarsest_size):
+def block_group_size(channels, group_size, coarsest_size, coarsening="reference"):
     """The group size an MGIC block of ``channels`` channels is given.
 
     ``group_size`` itself when it divides ``channels`` (or the block does not coarsen, or
@@ -234,54 +166,58 @@ def block_group_size(channels, group_size, coarsest_size):
     >>> block_group_size(160, 64, 64), block_group_size(192, 64, 64)
     (80, 64)
     """
-    coarsens = len(level_widths(channels, _block_coarsest_size(coarsest_size))) > 1
+    coarsens = len(level_widths(channels, coarsest_size, coarsening)) > 1
     if not coarsens or channels < group_size or channels % group_size == 0:
         return group_size
     return channels // level_groups(channels, group_size)
 
 
 def _batch_norm(name):
-    return layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=name)
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
 
 
-def _dense_block(x, spec, in_filters, filters, prefix):
-    """MobileNetV3's inverted residual, exactly as ``keras.applications`` builds it."""
-    inputs = x
-    expanded = _depth(in_filters * spec.expansion)
-    if spec.expansion != 1:
-        x = layers.Conv2D(
-            expanded,
-            1,
-            use_bias=False,
-            kernel_initializer="he_normal",
-            name=f"{prefix}_expand",
-        )(x)
-        x = _batch_norm(f"{prefix}_expand_bn")(x)
-        x = layers.Activation(spec.activation, name=f"{prefix}_expand_activation")(x)
+def _conv_bn(x, filters, name, activation=None):
+    """1x1 convolution (no bias) and BatchNorm, then ``activation`` if given."""
+    x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer="he_normal", name=name)(x)
+    x = _batch_norm(f"{name}_bn")(x)
+    if activation is not None:
+        x = layers.Activation(activation, name=f"{name}_activation")(x)
+    return x
+
+
+def _depthwise_bn(x, spec, prefix):
+    name = f"{prefix}_depthwise"
+    x, padding = apps.symmetric_padding(x, spec.kernel_size, spec.strides, name)
     x = layers.DepthwiseConv2D(
         spec.kernel_size,
         strides=spec.strides,
-        padding="same",
+        padding=padding,
         use_bias=False,
         depthwise_initializer="he_normal",
-        name=f"{prefix}_depthwise",
+        name=name,
     )(x)
-    x = _batch_norm(f"{prefix}_depthwise_bn")(x)
-    x = layers.Activation(spec.activation, name=f"{prefix}_depthwise_activation")(x)
+    x = _batch_norm(f"{name}_bn")(x)
+    return layers.Activation(spec.activation, name=f"{name}_activation")(x)
+
+
+def _dense_block(x, spec, in_filters, filters, prefix):
+    """MobileNetV3's inverted residual, laid out as ``keras.applications`` builds it."""
+    inputs = x
+    expanded = _depth(in_filters * spec.expansion)
+    if spec.expansion != 1:
+        x = _conv_bn(x, expanded, f"{prefix}_expand", spec.activation)
+    x = _depthwise_bn(x, spec, prefix)
     if spec.squeeze_excite:
         squeeze = _depth(expanded * _SE_RATIO)
         x = SqueezeExcite(expanded, squeeze, name=f"{prefix}_squeeze_excite")(x)
-    x = layers.Conv2D(
-        filters, 1, use_bias=False, kernel_initializer="he_normal", name=f"{prefix}_project"
-    )(x)
-    x = _batch_norm(f"{prefix}_project_bn")(x)
+    x = _conv_bn(x, filters, f"{prefix}_project")
     if spec.strides == 1 and in_filters == filters:
         x = layers.Add(name=f"{prefix}_add")([inputs, x])
     return x
 
 
-def _mgic_block(x, spec, in_filters, filters, prefix, group_size, coarsest_size):
-    """Transition (if the width or stride changes), then an MGIC block at ``filters``."""
+def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
+    """``mgic``: ``(group_size, coarsest_size, coarsening)``."""
     if spec.strides != 1 or in_filters != filters:
         x = ChannelTransition(
             filters,
@@ -297,52 +233,106 @@ def _mgic_block(x, spec, in_filters, filters, prefix, group_size, coarsest_size)
         "se_ratio": _SE_RATIO if spec.squeeze_excite else None,
         "activation": spec.activation,
     }
+    group_size, coarsest_size, coarsening = mgic
     return MGICBlock(
-        group_size=block_group_size(filters, group_size, coarsest_size),
-        coarsest_size=_block_coarsest_size(coarsest_size),
+        group_size=block_group_size(filters, group_size, coarsest_size, coarsening),
+        coarsest_size=coarsest_size,
         block="inverted_residual",
         block_kwargs=block_kwargs,
+        coarsening=coarsening,
         name=f"{prefix}_mgic",
     )(x)
+
+
+def _stem(x, activation):
+    x, padding = apps.symmetric_padding(x, 3, 2, "stem_conv")
+    x = layers.Conv2D(
+        _STEM_FILTERS,
+        3,
+        strides=2,
+        padding=padding,
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name="stem_conv",
+    )(x)
+    x = _batch_norm("stem_bn")(x)
+    return layers.Activation(activation, name="stem_activation")(x)
+
+
+def _blocks(x, blocks, alpha, mgic):
+    """The block table; ``mgic`` is ``(group_size, coarsest_size, coarsening)`` or None."""
+    filters = _STEM_FILTERS
+    for index, spec in enumerate(blocks):
+        out_filters = _depth(spec.filters * alpha)
+        prefix = f"block{index}"
+        if mgic is not None:
+            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic)
+        else:
+            x = _dense_block(x, spec, filters, out_filters, prefix)
+        filters = out_filters
+    top = layers.Conv2D(
+        _depth(filters * _TOP_EXPANSION),
+        1,
+        use_bias=False,
+        kernel_initializer="he_normal",
+        name="top_conv",
+    )(x)
+    return _batch_norm("top_bn")(top)
+
+
+def _head(x, last_point_filters, activation, dropout_rate, classes, classifier_activation):
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="head_pool")(x)
+    x = layers.Conv2D(last_point_filters, 1, name="head_conv")(x)
+    x = layers.Activation(activation, name="head_activation")(x)
+    if dropout_rate > 0:
+        x = layers.Dropout(dropout_rate, name="head_dropout")(x)
+    dtype = apps.head_dtype()
+    x = layers.Conv2D(classes, 1, dtype=dtype, name="logits")(x)
+    x = layers.Flatten(dtype=dtype, name="logits_flatten")(x)
+    return layers.Activation(classifier_activation, dtype=dtype, name="predictions")(x)
 
 
 def build_mobilenet_v3(
     architecture,
     *,
     mgic=False,
-    input_shape=(224, 224, 3),
-    width_multiplier=1.0,
+    input_shape=None,
+    alpha=1.0,
+    minimalistic=False,
     include_top=True,
-    num_classes=1000,
+    weights=None,
+    input_tensor=None,
+    classes=1000,
     pooling=None,
     dropout_rate=0.2,
     classifier_activation="softmax",
+    include_preprocessing=True,
     group_size=64,
     coarsest_size=64,
+    coarsening="reference",
     last_point_filters=None,
     name=None,
+    num_classes=None,
+    width_multiplier=None,
 ):
     """Builds a dense or MGIC MobileNetV3 from a block table.
 
     Args:
         architecture: ``"large"``, ``"small"`` or an :class:`Architecture`.
         mgic: False for the dense MobileNetV3; True to replace every block by a
-            (transition and) MGIC block; see the module docstring.
-        input_shape: ``(height, width, channels)``; height and width at least 32 (or None).
-        width_multiplier: multiplies every block width (rounded to a multiple of 8, as in
-            ``keras.applications``' ``alpha``); the 16-channel stem is not scaled.
-        include_top: whether to add the pooling + 1x1 convs classification head.
-        num_classes: number of classes of the head.
-        pooling: without the top, None (4D feature map), ``"avg"`` or ``"max"``.
-        dropout_rate: dropout before the logits.
-        classifier_activation: activation of the output (None for logits). The logits and
-            this activation are float32 under a mixed-precision policy.
+            (transition and) MGIC block.
+        input_shape, alpha, minimalistic, include_top, weights, input_tensor, classes,
+            pooling, dropout_rate, classifier_activation, include_preprocessing:
+            as in ``keras.applications.MobileNetV3Large`` (see :func:`MobileNetV3Large`).
         group_size: ``s_g`` of the MGIC blocks (positive even int; ignored when dense).
         coarsest_size: ``s_c`` of the MGIC blocks (positive int; ignored when dense).
+        coarsening: the MGIC blocks' coarsening rule, ``"reference"`` (the paper's code:
+            every block restricts at least once) or ``"literal"`` (see ``MGICBlock``).
         last_point_filters: width of the head's penultimate 1x1 conv; None for
-            MobileNetV3's rule (1280 Large / 1024 Small, scaled by ``width_multiplier``
-            only when it is above 1).
+            MobileNetV3's rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
         name: model name.
+        num_classes: deprecated alias of ``classes``.
+        width_multiplier: deprecated alias of ``alpha``.
 
     Returns:
         A functional ``keras.Model``.
@@ -350,281 +340,147 @@ def build_mobilenet_v3(
     Example:
 
     >>> model = build_mobilenet_v3("small", mgic=True, input_shape=(32, 32, 3),
-    ...                            width_multiplier=0.5, num_classes=10)
+    ...                            alpha=0.5, classes=10)
     >>> tuple(model.output.shape)
     (None, 10)
     """
-    if isinstance(architecture, str):
-        if architecture not in ARCHITECTURES:
-            raise ValueError(
-                f"`architecture` must be one of {sorted(ARCHITECTURES)} or an Architecture. "
-                f"Received: architecture={architecture!r}"
-            )
-        architecture = ARCHITECTURES[architecture]
-    input_shape = _check_input_shape(input_shape)
-    _check_width_multiplier(width_multiplier)
-    _check_arguments(num_classes, include_top, pooling, dropout_rate, last_point_filters)
+    classes = apps.renamed_argument("classes", classes, 1000, "num_classes", num_classes)
+    alpha = apps.renamed_argument("alpha", alpha, 1.0, "width_multiplier", width_multiplier)
+    architecture = _architecture(architecture)
+    _check_alpha(alpha)
+    apps.check_head(include_top, classes, pooling, dropout_rate)
+    _check_last_point_filters(last_point_filters)
+    apps.check_weights(weights)
     if mgic:
-        _check_mgic_arguments(group_size, coarsest_size)
+        positive_even_int("group_size", group_size)
+        positive_int("coarsest_size", coarsest_size)
+        check_coarsening(coarsening)
+    img_input = apps.model_input(input_shape, input_tensor, _DEFAULT_SIZE, _MIN_INPUT_SIZE)
 
-    inputs = keras.Input(shape=input_shape, name="input")
-    x = layers.Conv2D(
-        _STEM_FILTERS,
-        3,
-        strides=2,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name="stem_conv",
-    )(inputs)
-    x = _batch_norm("stem_bn")(x)
-    x = layers.Activation(_HS, name="stem_activation")(x)
-
-    filters = _STEM_FILTERS
-    for index, spec in enumerate(architecture.blocks):
-        out_filters = _depth(spec.filters * width_multiplier)
-        prefix = f"block{index}"
-        if mgic:
-            x = _mgic_block(x, spec, filters, out_filters, prefix, group_size, coarsest_size)
-        else:
-            x = _dense_block(x, spec, filters, out_filters, prefix)
-        filters = out_filters
-
-    x = layers.Conv2D(
-        _depth(filters * _TOP_EXPANSION),
-        1,
-        use_bias=False,
-        kernel_initializer="he_normal",
-        name="top_conv",
-    )(x)
-    x = _batch_norm("top_bn")(x)
-    x = layers.Activation(_HS, name="top_activation")(x)
-
+    activation = _RE if minimalistic else _HS
+    blocks = architecture.blocks
+    if minimalistic:
+        blocks = tuple(minimalistic_block(spec) for spec in blocks)
+    x = apps.preprocess(img_input, include_preprocessing)
+    x = _stem(x, activation)
+    x = _blocks(x, blocks, alpha, (group_size, coarsest_size, coarsening) if mgic else None)
+    x = layers.Activation(activation, name="top_activation")(x)
     if include_top:
         if last_point_filters is None:
             last_point_filters = architecture.last_point_filters
-            if width_multiplier > 1:
-                last_point_filters = _depth(last_point_filters * width_multiplier)
-        x = layers.GlobalAveragePooling2D(keepdims=True, name="head_pool")(x)
-        x = layers.Conv2D(last_point_filters, 1, name="head_conv")(x)
-        x = layers.Activation(_HS, name="head_activation")(x)
-        if dropout_rate > 0:
-            x = layers.Dropout(dropout_rate, name="head_dropout")(x)
-        # DESIGN §7: under a mixed-precision policy the logits are computed in float32.
-        policy = keras.config.dtype_policy()
-        head_dtype = "float32" if policy.compute_dtype != policy.variable_dtype else None
-        x = layers.Conv2D(num_classes, 1, dtype=head_dtype, name="logits")(x)
-        x = layers.Flatten(dtype=head_dtype, name="logits_flatten")(x)
-        x = layers.Activation(classifier_activation, dtype=head_dtype, name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return keras.Model(inputs, x, name=name)
+            if alpha > 1:
+                last_point_filters = _depth(last_point_filters * alpha)
+        x = _head(x, last_point_filters, activation, dropout_rate, classes, classifier_activation)
+    else:
+        x = apps.global_pooling(x, pooling)
+    return apps.finish(img_input, input_tensor, x, name, weights)
 
 
-_ARGS_DOC = """
-    Args:
-        input_shape: ``(height, width, channels)``; height and width at least 32 (or None).
-        width_multiplier: multiplies every block width (``keras.applications``' ``alpha``).
-        include_top: whether to add the classification head.
-        num_classes: number of classes of the head.
-        pooling: without the top, None (4D feature map), ``"avg"`` or ``"max"``.
-        dropout_rate: dropout before the logits.
-        classifier_activation: activation of the (float32) output; None for logits.
-        last_point_filters: width of the head's penultimate 1x1 conv; None for
-            MobileNetV3's rule (scaled only when ``width_multiplier > 1``).
-        name: model name.
-"""
+# ------------------------------------------------------------------------- named builders
 
-_MGIC_ARGS_DOC = """        group_size: ``s_g``, channels per group on the fine levels (paper: 64).
-        coarsest_size: ``s_c``, the coarsest level has ``s_c`` to ``2 * s_c`` channels
-            (paper: 64).
-"""
+#: The named builders: function name, architecture, MGIC or not, summary line, example.
+NAMED = (
+    ("MobileNetV3Large", "large", False,
+     "Dense MobileNetV3-Large (Howard et al. 2019), the baseline of MGIC-MobileNetV3.",
+     ">>> model = MobileNetV3Large(input_shape=(32, 32, 3), alpha=0.5, classes=10)\n"
+     ">>> model.output_shape\n(None, 10)"),
+    ("MobileNetV3Small", "small", False, "Dense MobileNetV3-Small (Howard et al. 2019).",
+     ">>> MobileNetV3Small(input_shape=(32, 32, 3), classes=10).output_shape\n(None, 10)"),
+    ("MGICMobileNetV3Large", "large", True,
+     "MGIC-MobileNetV3-Large (paper Sec. 5.2.2, Table 4): every block an MGIC block.",
+     ">>> model = MGICMobileNetV3Large(input_shape=(32, 32, 3), alpha=0.5, classes=10)\n"
+     ">>> model.output_shape\n(None, 10)"),
+    ("MGICMobileNetV3Small", "small", True,
+     "MGIC-MobileNetV3-Small: MobileNetV3-Small with every block an MGIC block.",
+     ">>> model = MGICMobileNetV3Small(input_shape=(32, 32, 3), classes=10,\n"
+     "...                              group_size=16, coarsest_size=16)\n"
+     ">>> model.output_shape\n(None, 10)"),
+)  # fmt: skip
+
+_DETAILS = (
+    "Takes ``keras.applications.MobileNetV3Large``'s arguments, in its order; like it, the "
+    "model\ntakes raw ``[0, 255]`` images by default (``include_preprocessing=True``). "
+    "The stem, top\nconvolution and head are the same layers in the dense and MGIC models. "
+    "docs/models.md\nlists parameters and MACs."
+)
+
+_EXTRA_ARGS_DOC = """\
+    alpha: width multiplier of every block (rounded to a multiple of 8, as
+        ``keras.applications``); the 16-channel stem is not scaled. Default 1.0.
+    minimalistic: whether to drop squeeze-excite, hard-swish and 5x5 kernels, as
+        ``keras.applications``' minimalistic models do. Default False.
+    dropout_rate: dropout before the logits; default 0.2."""
+
+_TAIL_ARGS_DOC = """\
+    last_point_filters: width of the head's penultimate 1x1 conv; None for MobileNetV3's
+        rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
+    width_multiplier: deprecated alias of ``alpha`` (removed in the next release)."""
+
+_MGIC_NOTES = (
+    " Widths it does not divide get\n        the reference code's equal groups "
+    "(:func:`block_group_size`).",
+    "",
+)
 
 
-def MobileNetV3Large(
-    input_shape=(224, 224, 3),
-    width_multiplier=1.0,
-    include_top=True,
-    num_classes=1000,
-    pooling=None,
-    dropout_rate=0.2,
-    classifier_activation="softmax",
-    last_point_filters=None,
-    name="MobileNetV3Large",
-):
-    return build_mobilenet_v3(
-        "large",
-        mgic=False,
-        input_shape=input_shape,
-        width_multiplier=width_multiplier,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        dropout_rate=dropout_rate,
-        classifier_activation=classifier_activation,
-        last_point_filters=last_point_filters,
-        name=name,
+def _signature(function_name, mgic):
+    positional = (
+        ("input_shape", None),
+        ("alpha", 1.0),
+        ("minimalistic", False),
+        ("include_top", True),
+        ("weights", None),
+        ("input_tensor", None),
+        ("classes", 1000),
+        ("pooling", None),
+        ("dropout_rate", 0.2),
+        ("classifier_activation", "softmax"),
+        ("include_preprocessing", True),
+        ("name", function_name),
+    )
+    keyword_only = [("group_size", 64), ("coarsest_size", 64), ("coarsening", "reference")]
+    keyword_only = keyword_only if mgic else []
+    keyword_only += [("last_point_filters", None), ("num_classes", None)]
+    return apps.parameters(positional, keyword_only + [("width_multiplier", None)])
+
+
+def _doc(function_name, mgic, summary, example):
+    args = apps.KERAS_ARGS_DOC.format(
+        default_shape=f"``({_DEFAULT_SIZE}, {_DEFAULT_SIZE}, 3)``",
+        min_size=_MIN_INPUT_SIZE,
+        classes=1000,
+        include_preprocessing="True",
+        preprocessing_note="",
+        name=function_name,
+    )
+    args += "\n" + _EXTRA_ARGS_DOC
+    if mgic:
+        args += "\n" + apps.MGIC_ARGS_DOC.format(
+            group_size=64,
+            coarsest_size=64,
+            group_note=_MGIC_NOTES[0],
+            coarsest_note=_MGIC_NOTES[1],
+        )
+    args += "\n" + _TAIL_ARGS_DOC + "\n" + apps.DEPRECATED_ARGS_DOC
+    return apps.builder_doc(summary, _DETAILS, args, example)
+
+
+def _build_named(architecture, mgic, **arguments):
+    return build_mobilenet_v3(architecture, mgic=mgic, **arguments)
+
+
+def _named(function_name, architecture, mgic, summary, example):
+    return apps.named_builder(
+        function_name,
+        functools.partial(_build_named, architecture, mgic),
+        _signature(function_name, mgic),
+        _doc(function_name, mgic, summary, example),
+        __name__,
     )
 
 
-def MobileNetV3Small(
-    input_shape=(224, 224, 3),
-    width_multiplier=1.0,
-    include_top=True,
-    num_classes=1000,
-    pooling=None,
-    dropout_rate=0.2,
-    classifier_activation="softmax",
-    last_point_filters=None,
-    name="MobileNetV3Small",
-):
-    return build_mobilenet_v3(
-        "small",
-        mgic=False,
-        input_shape=input_shape,
-        width_multiplier=width_multiplier,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        dropout_rate=dropout_rate,
-        classifier_activation=classifier_activation,
-        last_point_filters=last_point_filters,
-        name=name,
-    )
-
-
-def MGICMobileNetV3Large(
-    input_shape=(224, 224, 3),
-    width_multiplier=1.0,
-    include_top=True,
-    num_classes=1000,
-    pooling=None,
-    dropout_rate=0.2,
-    classifier_activation="softmax",
-    group_size=64,
-    coarsest_size=64,
-    last_point_filters=None,
-    name="MGICMobileNetV3Large",
-):
-    return build_mobilenet_v3(
-        "large",
-        mgic=True,
-        input_shape=input_shape,
-        width_multiplier=width_multiplier,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        dropout_rate=dropout_rate,
-        classifier_activation=classifier_activation,
-        group_size=group_size,
-        coarsest_size=coarsest_size,
-        last_point_filters=last_point_filters,
-        name=name,
-    )
-
-
-def MGICMobileNetV3Small(
-    input_shape=(224, 224, 3),
-    width_multiplier=1.0,
-    include_top=True,
-    num_classes=1000,
-    pooling=None,
-    dropout_rate=0.2,
-    classifier_activation="softmax",
-    group_size=64,
-    coarsest_size=64,
-    last_point_filters=None,
-    name="MGICMobileNetV3Small",
-):
-    return build_mobilenet_v3(
-        "small",
-        mgic=True,
-        input_shape=input_shape,
-        width_multiplier=width_multiplier,
-        include_top=include_top,
-        num_classes=num_classes,
-        pooling=pooling,
-        dropout_rate=dropout_rate,
-        classifier_activation=classifier_activation,
-        group_size=group_size,
-        coarsest_size=coarsest_size,
-        last_point_filters=last_point_filters,
-        name=name,
-    )
-
-
-MobileNetV3Large.__doc__ = (
-    """Dense MobileNetV3-Large (Howard et al. 2019), the baseline of MGIC-MobileNetV3.
-
-    Built by :func:`build_mobilenet_v3` with ``mgic=False``; at width 1.0 and 224x224 it has
-    5.48M trainable parameters and 216.6M MACs, like ``keras.applications.MobileNetV3Large``.
-"""
-    + _ARGS_DOC
-    + """
-    Example:
-
-    >>> model = MobileNetV3Large(input_shape=(32, 32, 3), width_multiplier=0.5,
-    ...                          num_classes=10)
-    >>> tuple(model.output.shape)
-    (None, 10)
-    """
-)
-
-MobileNetV3Small.__doc__ = (
-    """Dense MobileNetV3-Small (Howard et al. 2019).
-
-    Built by :func:`build_mobilenet_v3` with ``mgic=False``; at width 1.0 and 224x224 it has
-    2.54M trainable parameters and 56.5M MACs, like ``keras.applications.MobileNetV3Small``.
-"""
-    + _ARGS_DOC
-    + """
-    Example:
-
-    >>> model = MobileNetV3Small(input_shape=(32, 32, 3), num_classes=10)
-    >>> tuple(model.output.shape)
-    (None, 10)
-    """
-)
-
-MGICMobileNetV3Large.__doc__ = (
-    """MGIC-MobileNetV3-Large (paper Sec. 5.2.2, Table 4): every block an MGIC block.
-
-    Same builder, stem and head as :func:`MobileNetV3Large`; each block is a transition (where
-    the width or stride changes) and an :class:`~keras_mgic.layers.MGICBlock` over
-    MobileNetV3's inverted residual. The paper's widths are 0.6 / 1.0 / 1.2; at 224x224 this
-    gives 3.12M / 5.15M / 6.44M parameters and 87M / 192M / 268M MACs (paper: 2.3M / 5.2M /
-    7.1M and 48M / 145M / 233M); see the module docstring for why.
-"""
-    + _ARGS_DOC
-    + _MGIC_ARGS_DOC
-    + """
-    Example:
-
-    >>> model = MGICMobileNetV3Large(input_shape=(32, 32, 3), width_multiplier=0.5,
-    ...                              num_classes=10)
-    >>> tuple(model.output.shape)
-    (None, 10)
-    """
-)
-
-MGICMobileNetV3Small.__doc__ = (
-    """MGIC-MobileNetV3-Small: :func:`MobileNetV3Small` with every block an MGIC block.
-
-    At width 1.0 no block is 128 channels wide, so with ``s_c = 64`` the MGIC blocks are
-    single-level (dense inverted residuals) and only the transitions differ from the dense
-    model; the hierarchy appears from ``width_multiplier=1.3`` (the 96-wide stage becomes
-    128 wide) or with a smaller ``coarsest_size``.
-"""
-    + _ARGS_DOC
-    + _MGIC_ARGS_DOC
-    + """
-    Example:
-
-    >>> model = MGICMobileNetV3Small(input_shape=(32, 32, 3), num_classes=10,
-    ...                              group_size=16, coarsest_size=16)
-    >>> tuple(model.output.shape)
-    (None, 10)
-    """
-)
+_BUILDERS = {row[0]: _named(*row) for row in NAMED}
+MobileNetV3Large = _BUILDERS["MobileNetV3Large"]
+MobileNetV3Small = _BUILDERS["MobileNetV3Small"]
+MGICMobileNetV3Large = _BUILDERS["MGICMobileNetV3Large"]
+MGICMobileNetV3Small = _BUILDERS["MGICMobileNetV3Small"]

@@ -1,48 +1,35 @@
 """ResNets (CIFAR and ImageNet style) and their MGIC twins, in the style of ``keras.applications``.
 
 One generic builder, :func:`ResNet`, makes every model; the named builders (``ResNet56``,
-``MGICResNet56``, ``ResNet50``, ...) are thin wrappers around it that pick a row of
-:data:`VARIANTS`. A dense ResNet and its MGIC twin come from the same code path with MGIC
-switched off or on, so they share the stem, the stage layout and the head:
+``MGICResNet56``, ``ResNet50``, ...) pick a row of :data:`VARIANTS` and switch MGIC off or on,
+so a dense ResNet and its MGIC twin share the stem, the stage layout and the head:
 
-- **Dense** (``mgic=False``): every block that keeps width and stride is the per-level block at
-  full width and one group (``ResidualBlock(filters, groups=1)`` or
-  ``BottleneckBlock(filters, groups=1)``). The first block of a stage that changes width or
-  stride is the standard ResNet downsampling block with a projection shortcut (1x1 conv with
-  the stride + BatchNorm, "option B" of He et al. 2016): for basic blocks, 3x3 conv (stride) ->
-  BN -> ReLU -> 3x3 conv -> BN; for bottlenecks, 1x1 conv -> BN -> ReLU -> 3x3 conv (stride, as
-  in torchvision's "ResNet v1.5") -> BN -> ReLU -> 1x1 conv -> BN; then the sum with the
-  shortcut and a ReLU. This reproduces the paper's dense baselines: ResNet-56 with 0.856M
-  trainable parameters and 125.7M MACs at 32x32 (paper: 0.85M, 125M) and ResNet-50 with
-  25.56M parameters and 4.09B MACs at 224x224 (paper: 25.6M, 4.1B).
+- **Dense** (``mgic=False``): a block that keeps width and stride is the per-level block at
+  full width and one group; the first block of a stage that changes width or stride is the
+  standard ResNet block with a projection shortcut (1x1 conv with the stride + BatchNorm).
 - **MGIC** (``mgic=True``): every block is an :class:`~keras_mgic.layers.MGICBlock` wrapping
   the same per-level block; a change of width or stride is a
-  :class:`~keras_mgic.layers.ChannelTransition` (depthwise-style 3x3 conv with the stride,
-  BN, ReLU; paper Sec. 4.3) followed by the MGIC block at the new width. The stem and the
-  classifier stay dense, as in the paper.
+  :class:`~keras_mgic.layers.ChannelTransition` (paper Sec. 4.3) followed by the MGIC block
+  at the new width. The stem and the classifier stay dense, as in the paper.
 
-Every BatchNormalization (stem, blocks, transitions) uses momentum 0.9 and epsilon 1e-5, as the
-per-level blocks do; convolutions have no bias and He-normal initial weights.
-
+Strided convolutions and the stem's max pooling pad symmetrically (an explicit
+``ZeroPadding2D`` of ``kernel_size // 2`` and a "valid" convolution, as PyTorch's
+``padding=k // 2`` and ``keras.applications``' ResNet stem do); stride-1 ones use "same".
 Layer names are deterministic: ``stem_conv``, ``stage2_block1_transition``,
-``stage2_block1_mgic``, ``stage3_block4`` (dense body block), ``stage2_block1_proj_conv``,
-``avg_pool``, ``predictions``, ...
+``stage2_block1_mgic``, ``stage3_block4``, ``stage2_block1_proj_conv``, ``predictions``, ...
+docs/models.md lists the parameters and MACs of every variant.
 """
+
+import functools
 
 import keras
 
-from keras_mgic.layers import (
-    BottleneckBlock,
-    ChannelTransition,
-    MGICBlock,
-    ResidualBlock,
-    validation,
-)
-from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers import BottleneckBlock, ChannelTransition, MGICBlock, ResidualBlock
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
+from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
+from keras_mgic.models import applications as apps
 
-_BN_MOMENTUM = 0.9
-_BN_EPSILON = 1e-5
 _BOTTLENECK_RATIO = 4
 
 #: The stems: filters, kernel size, stride, and whether a 3x3 stride-2 max pooling follows.
@@ -62,11 +49,12 @@ def _cifar_variant(blocks_per_stage):
         "stage_strides": (1, 2, 2),
         "default_size": 32,
         "default_classes": 10,
+        "mgic_defaults": (8, 16),
     }
 
 
 #: Every named variant: stem, per-level block, stage widths (block outputs), blocks per stage,
-#: stage strides, default input size and default number of classes.
+#: stage strides, default input size, default number of classes and default ``(s_g, s_c)``.
 VARIANTS = {
     "resnet20": _cifar_variant(3),
     "resnet56": _cifar_variant(9),
@@ -79,6 +67,7 @@ VARIANTS = {
         "stage_strides": (1, 2, 2, 2),
         "default_size": 224,
         "default_classes": 1000,
+        "mgic_defaults": (32, 64),
     },
 }
 
@@ -107,48 +96,18 @@ def min_input_size(stem, stage_strides):
     return size
 
 
-def _resolve_input_shape(input_shape, default_size, minimum):
-    if input_shape is None:
-        return (default_size, default_size, 3)
-    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be a tuple (height, width, channels). "
-            f"Received: input_shape={input_shape!r}"
-        )
-    height, width, channels = input_shape
-    if not is_int(channels) or channels <= 0:
-        raise ValueError(
-            "`input_shape` needs a positive number of channels (channels last). "
-            f"Received: input_shape={input_shape!r}"
-        )
-    for size in (height, width):
-        if size is None:
-            continue
-        if not is_int(size) or size < minimum:
-            raise ValueError(
-                f"This ResNet downsamples by {minimum}, so the input height and width must be "
-                f"integers >= {minimum} (or None). Received: input_shape={input_shape!r}"
-            )
-    return tuple(input_shape)
-
-
-def _head_dtype():
-    # DESIGN §7: under a mixed policy the logits are computed in float32.
-    policy = keras.config.dtype_policy()
-    return "float32" if policy.compute_dtype != policy.variable_dtype else None
-
-
 def _conv_bn(x, filters, kernel_size, strides, name, activation=True):
+    x, padding = apps.symmetric_padding(x, kernel_size, strides, f"{name}_conv")
     x = keras.layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=False,
         kernel_initializer="he_normal",
         name=f"{name}_conv",
     )(x)
-    x = BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
+    x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=f"{name}_bn")(x)
     if activation:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
@@ -169,85 +128,66 @@ def _dense_downsampling_block(x, filters, strides, block, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def ResNet(
-    stage_widths,
-    stage_depths,
-    stage_strides=None,
-    block="residual",
-    stem="cifar",
-    mgic=False,
-    group_size=8,
-    coarsest_size=16,
-    input_shape=None,
-    num_classes=10,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    dropout_rate=0.0,
-    default_size=32,
-    name=None,
-):
-    """Builds a ResNet, dense or MGIC, as a functional ``keras.Model``.
+def _stem(x, stem):
+    config = STEMS[stem]
+    x = _conv_bn(x, config["filters"], config["kernel_size"], config["strides"], "stem")
+    if config["max_pool"]:
+        x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
+        x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+    return x
 
-    The generic builder behind every named ResNet of this module (see the module docstring
-    for what the dense and MGIC variants do at a change of width or stride).
 
-    **Group and coarsest sizes of bottleneck networks.** In an MGIC network with
-    ``block="bottleneck"`` (MGIC-ResNet-50), ``group_size`` and ``coarsest_size`` count
-    *bottleneck* channels, the width of the 3x3 convolution: the paper's reference code
-    builds the channel hierarchy on the bottleneck width ("planes") and gives the 1x1
-    expansions the same number of groups. The ``MGICBlock`` over the 4x wider block output
-    therefore gets ``group_size * 4`` and ``coarsest_size * 4``: on a level of width ``c``
-    every convolution of the bottleneck, and ``R``/``P``, has ``c / (4 * group_size)``
-    groups, i.e. ``group_size`` bottleneck channels per group. With this reading the
-    trainable parameters of MGIC-ResNet-50 come within 3% of the paper's Table 3 (``s_g`` =
-    16 / 32 / 64, ``s_c`` = 64: 6.2M / 9.4M / 15.1M; ours 6.24M / 9.15M / 14.96M with the
-    package's coarsening rule, within 8% with the paper's Algorithm 1 rule); reading the sizes
-    on the block output instead gives about half of that (3.2M / 4.2M / 6.0M). The MACs stay
-    27-62% above Table 3 under every reading; BENCHMARKS.md lists every row and why.
+def _body(x, widths, depths, strides, block, mgic):
+    """The stages; ``mgic`` is ``(group_size, coarsest_size, coarsening)`` of the MGIC
+    blocks, or None for a dense body."""
+    channels = x.shape[-1]
+    for stage, (width, depth, stride) in enumerate(
+        zip(widths, depths, strides, strict=True), start=1
+    ):
+        for index in range(1, depth + 1):
+            prefix = f"stage{stage}_block{index}"
+            block_stride = stride if index == 1 else 1
+            changes = block_stride != 1 or channels != width
+            if mgic is not None:
+                x = _mgic_block(x, width, block_stride, changes, block, mgic, prefix)
+            elif changes:
+                x = _dense_downsampling_block(x, width, block_stride, block, prefix)
+            else:
+                x = _LEVEL_BLOCKS[block](width, groups=1, name=prefix)(x)
+            channels = width
+    return x
 
-    Weight decay: pass it to the optimizer (``keras.optimizers.SGD(weight_decay=1e-4)``),
-    which reaches every weight, including the MGIC transfer operators.
 
-    Args:
-        stage_widths: tuple of ints, the output width of each stage.
-        stage_depths: tuple of ints, the number of blocks in each stage.
-        stage_strides: tuple of ints, the stride of each stage's first block (default:
-            1 for the first stage, 2 for the others).
-        block: per-level block, ``"residual"`` (basic block) or ``"bottleneck"``.
-        stem: ``"cifar"`` (3x3 conv, 16 channels) or ``"imagenet"`` (7x7 stride-2 conv,
-            64 channels, 3x3 stride-2 max pooling).
-        mgic: whether the body is made of MGIC blocks (True) or dense blocks (False).
-        group_size: ``s_g`` of the MGIC blocks (ignored when ``mgic=False``).
-        coarsest_size: ``s_c`` of the MGIC blocks (ignored when ``mgic=False``).
-        input_shape: ``(height, width, channels)``; default ``(default_size,
-            default_size, 3)``. Height and width may be None (any size) and must otherwise
-            be at least the network's total stride.
-        num_classes: number of classes of the classifier (``include_top=True``).
-        include_top: whether to end with global average pooling, optional dropout and a
-            Dense classifier; without it the model returns the last feature map (or its
-            global pooling, see ``pooling``).
-        pooling: ``None``, ``"avg"`` or ``"max"``, the pooling of the feature map when
-            ``include_top=False``.
-        classifier_activation: activation of the classifier, e.g. ``"softmax"`` or None
-            for logits.
-        dropout_rate: dropout before the classifier, in ``[0, 1)``.
-        default_size: input height and width when ``input_shape`` is None.
-        name: model name (default ``"resnet"`` or ``"mgic_resnet"``).
+def _mgic_block(x, width, strides, changes, block, mgic, prefix):
+    if changes:
+        x = ChannelTransition(width, strides=strides, name=f"{prefix}_transition")(x)
+    # Bottleneck networks count s_g and s_c in bottleneck channels (the 3x3 conv's width),
+    # as the reference code does; the MGICBlock sees the 4x wider block output.
+    scale = _BOTTLENECK_RATIO if block == "bottleneck" else 1
+    group_size, coarsest_size, coarsening = mgic
+    return MGICBlock(
+        group_size=group_size * scale,
+        coarsest_size=coarsest_size * scale,
+        block=block,
+        coarsening=coarsening,
+        name=f"{prefix}_mgic",
+    )(x)
 
-    Returns:
-        A ``keras.Model``.
 
-    Raises:
-        ValueError: for an argument out of range, e.g. an input smaller than the
-            network's total stride or a non-positive ``num_classes``.
+def _classifier(x, classes, classifier_activation, dropout_rate):
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if dropout_rate > 0:
+        x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
+    return keras.layers.Dense(
+        classes,
+        activation=classifier_activation,
+        kernel_initializer="he_normal",
+        dtype=apps.head_dtype(),
+        name="predictions",
+    )(x)
 
-    Example:
 
-    >>> model = ResNet((16, 32), (1, 1), mgic=True, group_size=8, coarsest_size=8)
-    >>> model.output_shape
-    (None, 10)
-    """
+def _check_layout(stage_widths, stage_depths, stage_strides, block, stem):
     widths = _check_int_tuple("stage_widths", stage_widths)
     depths = _check_int_tuple("stage_depths", stage_depths, len(widths))
     if stage_strides is None:
@@ -264,371 +204,230 @@ def ResNet(
             f"Bottleneck stage widths must be multiples of {_BOTTLENECK_RATIO}. "
             f"Received: stage_widths={stage_widths!r}"
         )
-    if include_top:
-        positive_int("num_classes", num_classes)
-    validation.pooling(pooling)
-    validation.dropout_rate(dropout_rate)
-    level_scale = _BOTTLENECK_RATIO if block == "bottleneck" else 1
+    return widths, depths, strides
+
+
+def ResNet(
+    stage_widths,
+    stage_depths,
+    stage_strides=None,
+    block="residual",
+    stem="cifar",
+    mgic=False,
+    group_size=8,
+    coarsest_size=16,
+    coarsening="reference",
+    *,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    include_preprocessing=False,
+    dropout_rate=0.0,
+    default_size=32,
+    name=None,
+    num_classes=None,
+):
+    """Builds a ResNet, dense or MGIC, as a functional ``keras.Model``.
+
+    The generic builder behind every named ResNet of this module (see the module docstring
+    for what the dense and MGIC variants do at a change of width or stride).
+
+    In an MGIC network with ``block="bottleneck"`` (MGIC-ResNet-50), ``group_size`` and
+    ``coarsest_size`` count *bottleneck* channels, the width of the 3x3 convolution, as the
+    paper's reference code does: the ``MGICBlock`` over the 4x wider block output gets
+    ``group_size * 4`` and ``coarsest_size * 4``.
+
+    Weight decay: pass it to the optimizer (``keras.optimizers.SGD(weight_decay=1e-4)``),
+    which reaches every weight, including the MGIC transfer operators.
+
+    Args:
+        stage_widths: tuple of ints, the output width of each stage.
+        stage_depths: tuple of ints, the number of blocks in each stage.
+        stage_strides: tuple of ints, the stride of each stage's first block (default:
+            1 for the first stage, 2 for the others).
+        block: per-level block, ``"residual"`` (basic block) or ``"bottleneck"``.
+        stem: ``"cifar"`` (3x3 conv, 16 channels) or ``"imagenet"`` (7x7 stride-2 conv,
+            64 channels, 3x3 stride-2 max pooling).
+        mgic: whether the body is made of MGIC blocks (True) or dense blocks (False).
+        group_size: ``s_g`` of the MGIC blocks (ignored when ``mgic=False``).
+        coarsest_size: ``s_c`` of the MGIC blocks (ignored when ``mgic=False``).
+        coarsening: the MGIC blocks' coarsening rule, ``"reference"`` or ``"literal"``
+            (see ``MGICBlock``; ignored when ``mgic=False``).
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, include_preprocessing: as in ``keras.applications``
+            (see :func:`ResNet56`); ``include_preprocessing`` defaults to False.
+        dropout_rate: dropout before the classifier, in ``[0, 1)``.
+        default_size: input height and width when neither ``input_shape`` nor
+            ``input_tensor`` is given.
+        name: model name (default ``"resnet"`` or ``"mgic_resnet"``).
+        num_classes: deprecated alias of ``classes``.
+
+    Returns:
+        A ``keras.Model``.
+
+    Raises:
+        ValueError: for an argument out of range, e.g. an input smaller than the
+            network's total stride, a non-positive ``classes`` or ``weights="imagenet"``.
+
+    Example:
+
+    >>> model = ResNet((16, 32), (1, 1), mgic=True, group_size=8, coarsest_size=8)
+    >>> model.output_shape
+    (None, 10)
+    """
+    classes = apps.renamed_argument("classes", classes, 10, "num_classes", num_classes)
+    widths, depths, strides = _check_layout(stage_widths, stage_depths, stage_strides, block, stem)
+    apps.check_head(include_top, classes, pooling, dropout_rate)
+    apps.check_weights(weights)
     if mgic:
         positive_even_int("group_size", group_size)
         positive_int("coarsest_size", coarsest_size)
-    input_shape = _resolve_input_shape(input_shape, default_size, min_input_size(stem, strides))
-    if name is None:
-        name = "mgic_resnet" if mgic else "resnet"
-
-    inputs = keras.Input(shape=input_shape, name="input")
-    stem_config = STEMS[stem]
-    x = _conv_bn(
-        inputs, stem_config["filters"], stem_config["kernel_size"], stem_config["strides"], "stem"
+        check_coarsening(coarsening)
+    img_input = apps.model_input(
+        input_shape, input_tensor, default_size, min_input_size(stem, strides)
     )
-    if stem_config["max_pool"]:
-        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
-    channels = stem_config["filters"]
-    level_block = _LEVEL_BLOCKS[block]
-    stages = zip(widths, depths, strides, strict=True)
-    for stage, (width, depth, stride) in enumerate(stages, start=1):
-        for index in range(1, depth + 1):
-            prefix = f"stage{stage}_block{index}"
-            block_stride = stride if index == 1 else 1
-            changes = block_stride != 1 or channels != width
-            if mgic:
-                if changes:
-                    x = ChannelTransition(width, strides=block_stride, name=f"{prefix}_transition")(
-                        x
-                    )
-                x = MGICBlock(
-                    group_size=group_size * level_scale,
-                    coarsest_size=coarsest_size * level_scale,
-                    block=block,
-                    name=f"{prefix}_mgic",
-                )(x)
-            elif changes:
-                x = _dense_downsampling_block(x, width, block_stride, block, prefix)
-            else:
-                x = level_block(width, groups=1, name=prefix)(x)
-            channels = width
 
+    x = apps.preprocess(img_input, include_preprocessing)
+    x = _stem(x, stem)
+    mgic_args = (group_size, coarsest_size, coarsening) if mgic else None
+    x = _body(x, widths, depths, strides, block, mgic_args)
     if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        if dropout_rate > 0:
-            x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
-        x = keras.layers.Dense(
-            num_classes,
-            activation=classifier_activation,
-            kernel_initializer="he_normal",
-            dtype=_head_dtype(),
-            name="predictions",
-        )(x)
-    elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    return keras.Model(inputs, x, name=name)
+        x = _classifier(x, classes, classifier_activation, dropout_rate)
+    else:
+        x = apps.global_pooling(x, pooling)
+    name = name or ("mgic_resnet" if mgic else "resnet")
+    return apps.finish(img_input, input_tensor, x, name, weights)
 
 
-def _variant(variant, mgic, name, num_classes, kwargs):
+# ------------------------------------------------------------------------- named builders
+
+#: The named builders: function name, variant, MGIC or not, summary line, example.
+NAMED = (
+    ("ResNet20", "resnet20", False, "Dense CIFAR ResNet-20 (3 stages of 3 basic blocks).",
+     ">>> ResNet20().output_shape\n(None, 10)"),
+    ("ResNet56", "resnet56", False, "Dense CIFAR ResNet-56 (3 stages of 9 basic blocks).",
+     ">>> ResNet56(classes=100).output_shape\n(None, 100)"),
+    ("ResNet110", "resnet110", False, "Dense CIFAR ResNet-110 (3 stages of 18 basic blocks).",
+     ">>> ResNet110(include_top=False).output_shape\n(None, 8, 8, 64)"),
+    ("MGICResNet20", "resnet20", True,
+     "MGIC-ResNet-20: ResNet-20 with every block an ``MGICBlock`` of basic blocks.",
+     ">>> MGICResNet20().output_shape\n(None, 10)"),
+    ("MGICResNet56", "resnet56", True,
+     "MGIC-ResNet-56 (paper Tables 2, 7 and 8): ResNet-56 with ``MGICBlock`` s.",
+     ">>> model = MGICResNet56(group_size=16, coarsest_size=32)\n"
+     ">>> model.get_layer(\"stage2_block1_transition\").filters\n32"),
+    ("MGICResNet110", "resnet110", True,
+     "MGIC-ResNet-110: ResNet-110 with every block an ``MGICBlock`` of basic blocks.",
+     ">>> MGICResNet110(include_top=False, pooling=\"avg\").output_shape\n(None, 64)"),
+    ("ResNet50", "resnet50", False,
+     "Dense ImageNet ResNet-50 (bottleneck blocks; the stride on the 3x3 conv, \"v1.5\").",
+     ">>> ResNet50(input_shape=(32, 32, 3), classes=10).output_shape\n(None, 10)"),
+    ("MGICResNet50", "resnet50", True,
+     "MGIC-ResNet-50 (paper Table 3): ResNet-50 with ``MGICBlock`` s of bottleneck blocks.",
+     ">>> model = MGICResNet50(input_shape=(32, 32, 3), classes=10)\n"
+     ">>> model.get_layer(\"stage1_block1_mgic\").group_size\n128"),
+)  # fmt: skip
+
+_DETAILS = (
+    "Takes ``keras.applications.ResNet50``'s arguments, in its order. Like it, the model "
+    "expects\npreprocessed input by default (``include_preprocessing=False``); pass True "
+    "for raw\n``[0, 255]`` images. docs/models.md lists parameters and MACs."
+)
+
+_EXTRA_ARGS_DOC = """\
+    dropout_rate: dropout before the classifier, in ``[0, 1)``; default 0."""
+
+_MGIC_NOTES = {
+    "residual": ("", ""),
+    "bottleneck": (
+        " Counted in bottleneck channels (the 3x3 conv's width), as\n"
+        "        in the paper's reference code: the ``MGICBlock`` gets ``4 * group_size``.",
+        " Counted in bottleneck channels: the\n        ``MGICBlock`` gets ``4 * coarsest_size``.",
+    ),
+}
+
+
+def _build_variant(variant, mgic, **arguments):
     config = dict(VARIANTS[variant])
-    default_classes = config.pop("default_classes")
-    return ResNet(
-        **config,
-        mgic=mgic,
-        num_classes=default_classes if num_classes is None else num_classes,
-        name=name or (f"mgic_{variant}" if mgic else variant),
-        **kwargs,
+    config.pop("mgic_defaults")
+    arguments["classes"] = apps.renamed_argument(
+        "classes",
+        arguments["classes"],
+        config.pop("default_classes"),
+        "num_classes",
+        arguments.pop("num_classes"),
     )
+    return ResNet(**config, mgic=mgic, **arguments)
 
 
-def ResNet20(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    name=None,
-):
-    """Dense CIFAR ResNet-20 (3 stages of 3 basic blocks, 16/32/64 channels).
-
-    Arguments as in :func:`ResNet`; defaults: 32x32x3 input, 10 classes. About 0.27M
-    parameters and 41M MACs.
-
-    Example:
-
-    >>> ResNet20().output_shape
-    (None, 10)
-    """
-    return _variant(
-        "resnet20",
-        False,
-        name,
-        num_classes,
-        dict(
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
+def _signature(variant, mgic):
+    config = VARIANTS[variant]
+    positional = (
+        ("include_top", True),
+        ("weights", None),
+        ("input_tensor", None),
+        ("input_shape", None),
+        ("pooling", None),
+        ("classes", config["default_classes"]),
+        ("classifier_activation", "softmax"),
+        ("name", f"mgic_{variant}" if mgic else variant),
     )
+    keyword_only = [("include_preprocessing", False), ("dropout_rate", 0.0)]
+    if mgic:
+        group_size, coarsest_size = config["mgic_defaults"]
+        keyword_only += [
+            ("group_size", group_size),
+            ("coarsest_size", coarsest_size),
+            ("coarsening", "reference"),
+        ]
+    return apps.parameters(positional, keyword_only + [("num_classes", None)])
 
 
-def ResNet56(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    name=None,
-):
-    """Dense CIFAR ResNet-56 (3 stages of 9 basic blocks, 16/32/64 channels).
-
-    Arguments as in :func:`ResNet`; defaults: 32x32x3 input, 10 classes. 0.856M trainable
-    parameters and 125.7M MACs (paper Table 2: 0.85M, 125M).
-
-    Example:
-
-    >>> ResNet56().output_shape
-    (None, 10)
-    """
-    return _variant(
-        "resnet56",
-        False,
-        name,
-        num_classes,
-        dict(
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
+def _doc(variant, mgic, summary, example):
+    config = VARIANTS[variant]
+    size = config["default_size"]
+    args = apps.KERAS_ARGS_DOC.format(
+        default_shape=f"``({size}, {size}, 3)``",
+        min_size=min_input_size(config["stem"], config["stage_strides"]),
+        classes=config["default_classes"],
+        include_preprocessing="False",
+        preprocessing_note=" (the model expects preprocessed input)",
+        name=f"mgic_{variant}" if mgic else variant,
     )
-
-
-def ResNet110(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    name=None,
-):
-    """Dense CIFAR ResNet-110 (3 stages of 18 basic blocks, 16/32/64 channels).
-
-    Arguments as in :func:`ResNet`; defaults: 32x32x3 input, 10 classes.
-
-    Example:
-
-    >>> ResNet110(include_top=False).output_shape
-    (None, 8, 8, 64)
-    """
-    return _variant(
-        "resnet110",
-        False,
-        name,
-        num_classes,
-        dict(
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
-    )
-
-
-def MGICResNet20(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    group_size=8,
-    coarsest_size=16,
-    name=None,
-):
-    """MGIC-ResNet-20: ResNet-20 with every block an ``MGICBlock`` of basic blocks.
-
-    Arguments as in :func:`ResNet`; defaults: ``s_g = 8``, ``s_c = 16``, 32x32x3 input,
-    10 classes.
-
-    Example:
-
-    >>> MGICResNet20().output_shape
-    (None, 10)
-    """
-    return _variant(
-        "resnet20",
-        True,
-        name,
-        num_classes,
-        dict(
+    args += "\n" + _EXTRA_ARGS_DOC
+    if mgic:
+        group_note, coarsest_note = _MGIC_NOTES[config["block"]]
+        group_size, coarsest_size = config["mgic_defaults"]
+        args += "\n" + apps.MGIC_ARGS_DOC.format(
             group_size=group_size,
             coarsest_size=coarsest_size,
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
+            group_note=group_note,
+            coarsest_note=coarsest_note,
+        )
+    args += "\n" + apps.DEPRECATED_ARGS_DOC
+    return apps.builder_doc(summary, _DETAILS, args, example)
+
+
+def _named(function_name, variant, mgic, summary, example):
+    return apps.named_builder(
+        function_name,
+        functools.partial(_build_variant, variant, mgic),
+        _signature(variant, mgic),
+        _doc(variant, mgic, summary, example),
+        __name__,
     )
 
 
-def MGICResNet56(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    group_size=8,
-    coarsest_size=16,
-    name=None,
-):
-    """MGIC-ResNet-56 (paper Table 2, ``s_g = 8``, ``s_c = 16``; Tables 7 and 8).
-
-    ResNet-56 with every block an ``MGICBlock`` of basic blocks and a ``ChannelTransition``
-    where the width doubles. Arguments as in :func:`ResNet`; defaults: 32x32x3 input,
-    10 classes. BENCHMARKS.md lists its parameters and MACs for every ``(s_g, s_c)`` of the
-    paper next to the paper's numbers.
-
-    Example:
-
-    >>> model = MGICResNet56(group_size=16, coarsest_size=32)
-    >>> model.get_layer("stage2_block1_transition").filters
-    32
-    """
-    return _variant(
-        "resnet56",
-        True,
-        name,
-        num_classes,
-        dict(
-            group_size=group_size,
-            coarsest_size=coarsest_size,
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
-    )
-
-
-def MGICResNet110(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    group_size=8,
-    coarsest_size=16,
-    name=None,
-):
-    """MGIC-ResNet-110: ResNet-110 with every block an ``MGICBlock`` of basic blocks.
-
-    Arguments as in :func:`ResNet`; defaults: ``s_g = 8``, ``s_c = 16``, 32x32x3 input,
-    10 classes.
-
-    Example:
-
-    >>> MGICResNet110(include_top=False, pooling="avg").output_shape
-    (None, 64)
-    """
-    return _variant(
-        "resnet110",
-        True,
-        name,
-        num_classes,
-        dict(
-            group_size=group_size,
-            coarsest_size=coarsest_size,
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
-    )
-
-
-def ResNet50(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    name=None,
-):
-    """Dense ImageNet ResNet-50 (bottleneck blocks, stages 256/512/1024/2048 wide, 3/4/6/3).
-
-    7x7 stride-2 stem and max pooling; the stride of a downsampling block sits on its 3x3
-    convolution ("v1.5", as torchvision). Arguments as in :func:`ResNet`; defaults:
-    224x224x3 input, 1000 classes. 25.56M trainable parameters and 4.09B MACs (paper
-    Table 3: 25.6M, 4.1B). The smallest input is 32x32.
-
-    Example:
-
-    >>> ResNet50(input_shape=(32, 32, 3), num_classes=10).output_shape
-    (None, 10)
-    """
-    return _variant(
-        "resnet50",
-        False,
-        name,
-        num_classes,
-        dict(
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
-    )
-
-
-def MGICResNet50(
-    input_shape=None,
-    include_top=True,
-    num_classes=None,
-    pooling=None,
-    dropout_rate=0.0,
-    classifier_activation="softmax",
-    group_size=32,
-    coarsest_size=64,
-    name=None,
-):
-    """MGIC-ResNet-50 (paper Table 3): ResNet-50 with ``MGICBlock`` s of bottleneck blocks.
-
-    ``group_size`` and ``coarsest_size`` count bottleneck channels (the width of the 3x3
-    convolution), as in the paper's reference code; see :func:`ResNet` for how they reach
-    the ``MGICBlock`` (``group_size * 4``, ``coarsest_size * 4`` on the block output).
-    Arguments as in :func:`ResNet`; defaults: ``s_g = 32``, ``s_c = 64``, 224x224x3 input,
-    1000 classes. The smallest input is 32x32.
-
-    Example:
-
-    >>> model = MGICResNet50(input_shape=(32, 32, 3), num_classes=10)
-    >>> model.get_layer("stage1_block1_mgic").group_size
-    128
-    """
-    return _variant(
-        "resnet50",
-        True,
-        name,
-        num_classes,
-        dict(
-            group_size=group_size,
-            coarsest_size=coarsest_size,
-            input_shape=input_shape,
-            include_top=include_top,
-            pooling=pooling,
-            classifier_activation=classifier_activation,
-            dropout_rate=dropout_rate,
-        ),
-    )
+_BUILDERS = {row[0]: _named(*row) for row in NAMED}
+ResNet20 = _BUILDERS["ResNet20"]
+ResNet56 = _BUILDERS["ResNet56"]
+ResNet110 = _BUILDERS["ResNet110"]
+MGICResNet20 = _BUILDERS["MGICResNet20"]
+MGICResNet56 = _BUILDERS["MGICResNet56"]
+MGICResNet110 = _BUILDERS["MGICResNet110"]
+ResNet50 = _BUILDERS["ResNet50"]
+MGICResNet50 = _BUILDERS["MGICResNet50"]
