@@ -1,5 +1,11 @@
 """keras_mgic: Multigrid-in-Channels (MGIC) CNN layers and models for Keras 3.
 
+The core (``layers``, ``models``, ``ops``, ``initializers``, ``profiling``) is imported with
+the package; importing the layers registers them with Keras, so ``.keras`` files load after
+``import keras_mgic`` with no ``custom_objects``. The tools (``data``, ``training``,
+``export``, ``compat``, ``demo``) are imported on first use: ``keras_mgic.training`` or
+``import keras_mgic.training``.
+
 Example:
 
 >>> import keras, keras_mgic
@@ -8,22 +14,43 @@ Example:
 (1, 8, 8, 64)
 """
 
-from keras_mgic import data, export, initializers, layers, models, ops, profiling
-from keras_mgic.layers import MGICBlock
-from keras_mgic.profiling import count_flops, count_params
+import importlib
+import os
+import sys
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MGICBlock",
-    "__version__",
-    "count_flops",
-    "count_params",
-    "data",
-    "export",
-    "initializers",
-    "layers",
-    "models",
-    "ops",
-    "profiling",
-]
+_CORE = ("initializers", "layers", "models", "ops", "profiling")
+_TOOLS = ("compat", "data", "demo", "export", "training")
+_CORE_NAMES = {"MGICBlock": "layers", "count_flops": "profiling", "count_params": "profiling"}
+
+
+def _import_core():
+    """Imports the core modules (registering the layers) and its top-level names."""
+    for name in _CORE:
+        globals()[name] = importlib.import_module(f"{__name__}.{name}")
+    for name, module in _CORE_NAMES.items():
+        globals()[name] = getattr(globals()[module], name)
+
+
+def __getattr__(name):
+    if name in _CORE or name in _TOOLS:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _CORE_NAMES:
+        _import_core()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _in_console_script():
+    """True inside the ``keras-mgic`` command: it imports the core (Keras and TensorFlow, some
+    seconds) only when it runs a subcommand, so ``--help`` and usage errors answer at once."""
+    argv = getattr(sys, "argv", None) or [""]
+    return os.path.splitext(os.path.basename(argv[0]))[0] in ("keras-mgic", "keras-mgic-script")
+
+
+if not _in_console_script():
+    _import_core()
+
+# The tools stay out of `from keras_mgic import *`, which would import them all.
+__all__ = ["MGICBlock", "__version__", "count_flops", "count_params", *_CORE]

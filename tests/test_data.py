@@ -1,4 +1,5 @@
-"""keras_mgic.data: the offline digits set and the TFDS path under tfds.testing.mock_data."""
+"""keras_mgic.data: the offline digits set and the TFDS path under tfds.testing.mock_data;
+both pipelines yield raw 0-255 float32 pixels."""
 
 import numpy as np
 import pytest
@@ -54,7 +55,7 @@ def test_digits_split_is_fixed_and_disjoint(digits_arrays):
     assert sum(image.tobytes() in train_keys for image in x_test) <= 2
 
 
-def test_digits_pipeline_normalised_batched_and_unaugmented_test():
+def test_digits_pipeline_raw_pixels_batched_and_unaugmented_test():
     digits = data.load_dataset("digits", batch_size=64, augment=False)
     assert digits.input_shape == (32, 32, 3) and digits.num_classes == 10
     assert (digits.num_train, digits.num_test) == (1437, 360)
@@ -64,14 +65,11 @@ def test_digits_pipeline_normalised_batched_and_unaugmented_test():
     assert train_y.min() >= 0 and train_y.max() <= 9
     test_x, test_y = _stack(digits.test)
     assert len(test_x) == 360  # test batches are kept whole
-    # Normalised with the training statistics: the test set is close to zero mean, unit std.
-    np.testing.assert_allclose(test_x.mean(axis=(0, 1, 2)), 0.0, atol=0.05)
-    np.testing.assert_allclose(test_x.std(axis=(0, 1, 2)), 1.0, atol=0.05)
-    # The test pipeline is deterministic, in order, and matches the arrays.
+    # Raw 0-255 pixels (the models rescale them), in order, matching the arrays.
     (_, _), (x_test, y_test) = data.load_digits_arrays()
     np.testing.assert_array_equal(test_y, y_test)
-    expected = (x_test / 255.0 - np.array(digits.mean)) / np.array(digits.std)
-    np.testing.assert_allclose(test_x, expected, atol=1e-5)
+    np.testing.assert_array_equal(test_x, x_test.astype(np.float32))
+    assert train_x.min() == 0.0 and train_x.max() == 255.0
 
 
 def test_digits_augmentation_shifts_but_does_not_flip():
@@ -83,8 +81,7 @@ def test_digits_augmentation_shifts_but_does_not_flip():
     # Same shuffle seed: same order of labels; the images were shifted.
     np.testing.assert_array_equal(y_plain, y_aug)
     assert not np.allclose(x_plain, x_aug)
-    # Every augmented image is a (padded) translate of the original: compare on the centre.
-    border = float(-np.array(plain.mean)[0] / np.array(plain.std)[0])
+    # Every augmented image is a zero-padded translate of the original (a black border).
     for original, shifted in zip(x_plain, x_aug, strict=True):
         padded = np.pad(original[..., 0], 4, constant_values=0.0)
         matches = [
@@ -93,7 +90,6 @@ def test_digits_augmentation_shifts_but_does_not_flip():
             for j in range(9)
         ]
         assert any(matches), "not a pad-and-crop translate (a flip would fail here)"
-    assert border < 0  # the padding is the mean colour (0 after normalisation), not black
 
 
 def test_digits_other_image_size():
@@ -111,20 +107,18 @@ def mock_cifar():
         yield
 
 
-def test_tfds_cifar10_shapes_dtype_normalisation(mock_cifar, tmp_path):
+def test_tfds_cifar10_shapes_dtype_raw_pixels(mock_cifar, tmp_path):
     cifar = data.load_dataset("cifar10", batch_size=4, data_dir=str(tmp_path), augment=False)
     assert cifar.input_shape == (32, 32, 3) and cifar.num_classes == 10
-    assert cifar.mean == data.CHANNEL_STATS["cifar10"][0]
     assert (cifar.num_train, cifar.num_test) == (12, 12)
     x, y = _stack(cifar.train)
     assert x.shape == (12, 32, 32, 3) and x.dtype == np.float32
     assert y.dtype == np.int64 and y.min() >= 0 and y.max() < 10
-    # Normalisation: the raw uint8 images mapped with the CIFAR-10 statistics.
+    # The test images are the raw uint8 images as float32, unchanged.
     raw = tfds.load("cifar10", split="test", as_supervised=True, data_dir=str(tmp_path))
     raw_x = np.stack([image.numpy() for image, _ in raw])
-    expected = (raw_x / 255.0 - np.array(cifar.mean)) / np.array(cifar.std)
     test_x, _ = _stack(cifar.test)
-    np.testing.assert_allclose(test_x, expected, atol=1e-5)
+    np.testing.assert_array_equal(test_x, raw_x.astype(np.float32))
 
 
 def test_tfds_augmentation_changes_images_keeps_shape(mock_cifar):
@@ -178,4 +172,4 @@ def test_clear_value_errors(kwargs, match, tmp_path):
 def test_make_pipeline_validates_batch_size():
     raw = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 3), np.uint8), np.zeros(4)))
     with pytest.raises(ValueError, match="Received: batch_size=-2"):
-        data.make_pipeline(raw, batch_size=-2, training=False, image_size=8, mean=0, std=1)
+        data.make_pipeline(raw, batch_size=-2, training=False, image_size=8)

@@ -33,14 +33,14 @@ _SCRIPT = textwrap.dedent(
     from keras_mgic.training import train
 
 
-    def tiny_mgic(input_shape, num_classes):
+    def tiny_mgic(input_shape, classes):
         inputs = keras.Input(input_shape)
         x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
         x = keras_mgic.MGICBlock(group_size=4, coarsest_size=4)(x)
         x = keras.layers.GlobalAveragePooling2D()(x)
-        outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+        outputs = keras.layers.Dense(classes, activation="softmax")(x)
         return keras.Model(inputs, outputs, name="tiny_mgic")
 
 

@@ -1,9 +1,7 @@
-"""keras_mgic.training and ``keras-mgic train``: fit, metrics.json, resume, mixed precision."""
+"""keras_mgic.training: fit, metrics.json, raw-image models, resume, mixed precision, schedule."""
 
-import argparse
 import json
 import os
-import re
 
 import keras
 import numpy as np
@@ -11,11 +9,11 @@ import pytest
 
 import keras_mgic
 from keras_mgic import profiling, training
-from keras_mgic.commands import train as train_command
-from keras_mgic.models import MODELS, get_model
+from keras_mgic.models import MODELS
+from keras_mgic.training import model as training_model
 
 
-def tiny_mgic(input_shape, num_classes, **kwargs):
+def tiny_mgic(input_shape, classes, **kwargs):
     """A small real MGIC network (one MGICBlock over 16 channels): quick to trace."""
     inputs = keras.Input(input_shape)
     x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
@@ -23,7 +21,7 @@ def tiny_mgic(input_shape, num_classes, **kwargs):
     x = keras.layers.ReLU()(x)
     x = keras_mgic.MGICBlock(group_size=4, coarsest_size=4)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="tiny_mgic")
 
 
@@ -36,8 +34,8 @@ TINY = dict(
 )
 
 
-def _csv_epochs(run_dir):
-    return [int(e) for e in training.read_log(os.path.join(run_dir, "log.csv"))["epoch"]]
+def _csv_epochs(path):
+    return [int(e) for e in training.read_log(path)["epoch"]]
 
 
 # ------------------------------------------------------- a short real run (MGIC-ResNet-20)
@@ -52,6 +50,7 @@ def resnet_run(tmp_path_factory):
         epochs=3,
         batch_size=16,
         learning_rate=0.02,
+        warmup_epochs=0,
         image_size=16,
         max_train_examples=64,
         max_test_examples=32,
@@ -70,7 +69,7 @@ def test_short_training_lowers_the_loss(resnet_run):
     assert losses[-1] < losses[0]
 
 
-def test_metrics_json_and_artifacts(resnet_run):
+def test_metrics_json_and_files(resnet_run):
     run_dir, metrics = resnet_run
     with open(os.path.join(run_dir, "metrics.json")) as f:
         written = json.load(f)
@@ -79,24 +78,49 @@ def test_metrics_json_and_artifacts(resnet_run):
         assert written[key] is not None, key
     assert 0.0 <= written["test_accuracy"] <= 1.0 and np.isfinite(written["test_loss"])
     assert written["epochs_completed"] == 3 and written["resumed_from_epoch"] == 0
-    assert written["seconds_per_epoch"] > 0
     assert written["steps_per_epoch"] == 4 and written["global_batch_size"] == 16
     assert written["dtype_policy"] == "float32" and written["replicas"] == 1
     assert written["input_shape"] == [16, 16, 3] and written["num_classes"] == 10
-    # params and FLOPs are the paper's counts of the trained model.
+    assert written["input_range"] == [0, 255] and "normalization" not in written
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     assert written["params"] == profiling.count_params(model)
     assert written["flops"] == profiling.count_flops(model)
-    assert written["params"] == profiling.count_params(get_model("mgic_resnet20"))
     assert model.output_shape == (None, 10)
-    # One CSV row per epoch, the learning-rate schedule logged, a PNG, a checkpoint.
     log = training.read_log(os.path.join(run_dir, "log.csv"))
     assert log["epoch"] == [0.0, 1.0, 2.0]
     assert log["learning_rate"][0] == pytest.approx(0.02) and log["learning_rate"][2] < 0.02
     with open(os.path.join(run_dir, "learning_curves.png"), "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    assert os.path.exists(os.path.join(run_dir, "checkpoints", "last.keras"))
-    assert not os.path.exists(os.path.join(run_dir, "backup"))  # deleted after success
+    # Only the final files stay; the in-progress state (backup, checkpoint) is gone.
+    assert (
+        sorted(os.listdir(run_dir))
+        == sorted(written["files"])
+        == [
+            "learning_curves.png",
+            "log.csv",
+            "metrics.json",
+            "model.keras",
+        ]
+    )
+
+
+def test_written_model_takes_raw_images(resnet_run):
+    """The model rescales 0-255 pixels itself: a raw image in, no outside normalization."""
+    run_dir, _ = resnet_run
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    rescaling = [
+        layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Rescaling)
+    ]
+    assert len(rescaling) == 1
+    assert rescaling[0].scale == pytest.approx(1 / 127.5) and rescaling[0].offset == -1.0
+
+
+def test_builder_without_include_preprocessing_gets_a_rescaling_layer():
+    net = training_model.build_model(tiny_mgic, (16, 16, 3), 10)
+    x = np.random.RandomState(0).uniform(0, 255, (2, 16, 16, 3)).astype("float32")
+    inner = net.layers[-1]
+    np.testing.assert_allclose(net(x), inner(x / 127.5 - 1.0), atol=1e-5)
+    assert training_model.outputs_logits(net) is False  # the wrapped model ends in a softmax
 
 
 # --------------------------------------------------------------------------------- resume
@@ -114,27 +138,43 @@ class KillAfterEpoch(keras.callbacks.Callback):
             raise RuntimeError("simulated kill")
 
 
-def test_resume_continues_at_the_next_epoch(tmp_path):
+def test_resume_continues_at_the_next_epoch_and_says_so(tmp_path, capsys):
     run_dir = str(tmp_path / "run")
+    in_progress = os.path.join(run_dir, "in_progress")
     with pytest.raises(RuntimeError, match="simulated kill"):
         training.train(tiny_mgic, epochs=3, output=run_dir, callbacks=[KillAfterEpoch(0)], **TINY)
-    with open(os.path.join(run_dir, "backup", "training_metadata.json")) as f:
+    with open(os.path.join(in_progress, "backup", "training_metadata.json")) as f:
         assert json.load(f)["epoch"] == 1
-    assert _csv_epochs(run_dir) == [0]
-    assert not os.path.exists(os.path.join(run_dir, "metrics.json"))
+    assert _csv_epochs(os.path.join(in_progress, "log.csv")) == [0]
+    assert os.listdir(run_dir) == ["in_progress"]  # no final file of an unfinished run
 
-    metrics = training.train(tiny_mgic, epochs=3, output=run_dir, **TINY)
+    metrics = training.train(tiny_mgic, epochs=3, output=run_dir, **{**TINY, "verbose": 2})
+    assert "Resuming from epoch 2 of 3" in capsys.readouterr().out
     assert metrics["resumed_from_epoch"] == 1 and metrics["epochs_completed"] == 3
-    assert _csv_epochs(run_dir) == [0, 1, 2]  # epoch 0 is not trained twice
+    assert _csv_epochs(os.path.join(run_dir, "log.csv")) == [0, 1, 2]  # epoch 0 not twice
     # The optimizer state came back too: 3 epochs x 3 steps, not 2 x 3.
     model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
     assert int(model.optimizer.iterations.numpy()) == 3 * metrics["steps_per_epoch"]
-    assert not os.path.exists(os.path.join(run_dir, "backup"))
+    assert not os.path.exists(in_progress)
 
-    # A finished run leaves no backup: a new run into the directory starts over.
+    # A finished run leaves no backup: a new run into the folder starts over.
     again = training.train(tiny_mgic, epochs=1, output=run_dir, **TINY)
     assert again["resumed_from_epoch"] == 0 and again["epochs_completed"] == 1
-    assert _csv_epochs(run_dir) == [0]
+    assert _csv_epochs(os.path.join(run_dir, "log.csv")) == [0]
+
+
+def test_a_run_failing_in_its_first_epoch_leaves_no_folders(tmp_path):
+    output = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        training.train(
+            tiny_mgic, epochs=2, output=str(output), callbacks=[_FailFirstBatch()], **TINY
+        )
+    assert not (tmp_path / "new").exists()
+
+
+class _FailFirstBatch(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise RuntimeError("simulated kill")
 
 
 # -------------------------------------------------------------------------- mixed precision
@@ -143,10 +183,6 @@ def test_resume_continues_at_the_next_epoch(tmp_path):
 def test_mixed_float16_step_is_finite_with_loss_scaling():
     keras.config.set_dtype_policy("mixed_float16")
     try:
-        # The real builder keeps its logits in float32.
-        resnet = get_model("mgic_resnet20", input_shape=(16, 16, 3), num_classes=10)
-        assert resnet.outputs[0].dtype == "float32"
-        assert resnet.layers[-1].dtype_policy.name == "float32"
         model = tiny_mgic((16, 16, 3), 10)
         model.compile(
             optimizer=training.make_optimizer(0.05),
@@ -160,7 +196,6 @@ def test_mixed_float16_step_is_finite_with_loss_scaling():
         assert all(v.dtype == "float32" for v in model.weights)
     finally:
         keras.config.set_dtype_policy("float32")
-    assert keras.config.dtype_policy().name == "float32"
 
 
 def test_train_mixed_precision_on_cpu_uses_bfloat16_and_restores_policy(tmp_path):
@@ -185,11 +220,18 @@ def test_step_schedule_is_the_papers_scaled_to_the_run():
     assert float(short(4)) == pytest.approx(0.1)
 
 
-def test_cosine_schedule_decays_to_zero():
+def test_cosine_schedule_warms_up_then_decays_to_zero():
     schedule = training.learning_rate_schedule(0.2, "cosine", epochs=4, steps_per_epoch=5)
     assert float(schedule(0)) == pytest.approx(0.2)
     assert float(schedule(10)) == pytest.approx(0.1, rel=1e-5)
     assert float(schedule(20)) == pytest.approx(0.0, abs=1e-7)
+    warm = training.learning_rate_schedule(
+        0.2, "cosine", epochs=4, steps_per_epoch=5, warmup_steps=5
+    )
+    rates = [float(warm(step)) for step in (0, 1, 5, 20)]
+    np.testing.assert_allclose(rates, [0.0, 0.04, 0.2, 0.0], atol=1e-6)
+    with pytest.raises(ValueError, match="cosine schedule only"):
+        training.learning_rate_schedule(0.2, "step", 4, 5, warmup_steps=5)
 
 
 def test_optimizer_is_sgd_momentum_decoupled_weight_decay():
@@ -214,12 +256,17 @@ def test_optimizer_is_sgd_momentum_decoupled_weight_decay():
         ({"model_kwargs": [1]}, r"Received: model_kwargs=\[1\]"),
         ({"weight_decay": -1.0}, "Received: weight_decay=-1.0"),
         ({"momentum": 1.5}, "Received: momentum=1.5"),
+        ({"warmup_epochs": 3}, "Received: warmup_epochs=3, epochs=3"),
+        ({"verbose": 3}, "Received: verbose=3"),
+        ({"max_test_examples": 0}, "Received: max_test_examples=0"),
     ],
 )
-def test_clear_value_errors(kwargs, match, tmp_path):
-    kwargs = {"model": tiny_mgic, "output": str(tmp_path), **TINY, **kwargs}
+def test_clear_value_errors_before_anything_is_written(kwargs, match, tmp_path):
+    output = tmp_path / "out"
+    kwargs = {"model": tiny_mgic, "output": str(output), "epochs": 3, **TINY, **kwargs}
     with pytest.raises(ValueError, match=match):
         training.train(**kwargs)
+    assert not output.exists()
 
 
 def test_multi_worker_needs_tf_config(monkeypatch):
@@ -228,79 +275,24 @@ def test_multi_worker_needs_tf_config(monkeypatch):
         training.make_strategy("multi-worker")
 
 
-def test_builder_arguments_it_does_not_take(tmp_path):
+def test_builder_arguments_it_does_not_take_leave_no_folders(tmp_path):
+    output = tmp_path / "a" / "b"
     with pytest.raises(ValueError, match="Could not build the model.*group_size"):
         training.train(
-            "resnet20", output=str(tmp_path), model_kwargs={"group_size": 8}, epochs=1, **TINY
+            "resnet20", output=str(output), model_kwargs={"group_size": 8}, epochs=1, **TINY
         )
+    assert not (tmp_path / "a").exists()
 
 
 def test_every_registered_model_name_is_accepted():
     for name in MODELS:
-        assert training._resolve_builder(name) is MODELS[name]
+        assert training_model.resolve_builder(name) is MODELS[name]
 
 
-# ------------------------------------------------------------------------------------- CLI
-
-
-def _parse(argv):
-    parser = argparse.ArgumentParser()
-    train_command.add_arguments(parser)
-    return parser.parse_args(argv)
-
-
-def test_cli_arguments_reach_train(monkeypatch):
-    seen = {}
-
-    def fake_train(model, dataset, **kwargs):
-        seen.update(model=model, dataset=dataset, **kwargs)
-        keys = ("test_accuracy", "params", "flops", "epochs_completed", "seconds_per_epoch")
-        return dict.fromkeys(keys, 1)
-
-    monkeypatch.setattr(training, "train", fake_train)
-    args = _parse(
-        "--model mgic_resnet56 --dataset cifar10 --epochs 3 --batch-size 32 "
-        "--learning-rate 0.2 --schedule step --weight-decay 0.0005 --mixed-precision "
-        "--jit-compile --output out --data-dir dd --distribute mirrored --group-size 16 "
-        "--coarsest-size 32".split()
-    )
-    assert train_command.run(args) == 0
-    assert seen["model"] == "mgic_resnet56" and seen["dataset"] == "cifar10"
-    assert seen["epochs"] == 3 and seen["batch_size"] == 32
-    assert seen["learning_rate"] == 0.2 and seen["schedule"] == "step"
-    assert seen["weight_decay"] == 0.0005 and seen["mixed_precision"] is True
-    assert seen["jit_compile"] is True and seen["distribute"] == "mirrored"
-    assert seen["output"] == "out" and seen["data_dir"] == "dd"
-    assert seen["model_kwargs"] == {"group_size": 16, "coarsest_size": 32}
-
-
-def test_cli_trains_a_model(tmp_path, capsys):
-    from keras_mgic import cli
-
-    out = str(tmp_path / "cli")
-    argv = (
-        f"train --model resnet20 --epochs 1 --batch-size 16 --image-size 16 --output {out} "
-        "--max-train-examples 32 --max-test-examples 16 --verbose 0"
-    )
-    assert cli.main(argv.split()) == 0
-    printed = json.loads(capsys.readouterr().out.splitlines()[-2])
-    with open(os.path.join(out, "metrics.json")) as f:
-        metrics = json.load(f)
-    assert printed["params"] == metrics["params"] > 0
-    assert metrics["model"] == "resnet20" and metrics["epochs_completed"] == 1
-
-
-@pytest.mark.parametrize(
-    "argv, match",
-    [
-        ("--model resnet21", r"Unknown model: expected one of \[.*'mgic_resnet56'"),
-        ("--model resnet20 --dataset cifar10 --data-dir {tmp}", "--data-dir"),
-        ("--model resnet20 --batch-size 0", "Received: batch_size=0"),
-    ],
-)
-def test_cli_errors_are_one_line_with_status_2(argv, match, tmp_path, capsys):
-    args = _parse(argv.format(tmp=tmp_path).split() + ["--output", str(tmp_path / "o")])
-    assert train_command.run(args) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("keras-mgic train: error: ")
-    assert re.search(match, err)
+def test_registered_builders_get_classes_and_include_preprocessing():
+    net = training_model.build_model(MODELS["resnet20"], (16, 16, 3), 7)
+    assert net.output_shape == (None, 7)
+    rescaling = [
+        layer for layer in net._flatten_layers() if isinstance(layer, keras.layers.Rescaling)
+    ]
+    assert len(rescaling) == 1

@@ -1,0 +1,45 @@
+"""``tf.data`` input pipelines of raw 0-255 images: TFDS image-classification data sets and an
+offline default.
+
+- ``"digits"`` (``keras_mgic.data.digits``): scikit-learn's bundled handwritten digits as
+  32x32 RGB images, a fixed 1,437 / 360 split, nothing downloaded.
+- Any TFDS image-classification data set (``keras_mgic.data.tfds_source``): ``"cifar10"``,
+  ``"cifar100"``, ``"imagenet2012"``, ... through ``tfds.load``, offline unless
+  ``download=True``.
+
+Both go through one pipeline (``keras_mgic.data.pipeline``): float32 pixels in 0-255 (the
+models rescale them, ``include_preprocessing=True``), the paper's augmentation for training
+(``keras_mgic.data.augmentation``), batching and prefetching.
+
+Example:
+
+>>> data = load_dataset("digits", batch_size=64)
+>>> data.input_shape, data.num_classes, data.num_train, data.num_test
+((32, 32, 3), 10, 1437, 360)
+>>> images, labels = next(iter(data.train))
+>>> tuple(images.shape), images.dtype.name
+((64, 32, 32, 3), 'float32')
+"""
+
+from keras_mgic.data.augmentation import CIFAR_STYLE_MAX_SIZE
+from keras_mgic.data.datasets import Datasets, load_dataset
+from keras_mgic.data.digits import (
+    DIGITS,
+    DIGITS_SPLIT_SEED,
+    DIGITS_TEST_SIZE,
+    load_digits_arrays,
+)
+from keras_mgic.data.pipeline import make_pipeline
+from keras_mgic.data.tfds_source import DatasetNotAvailableError
+
+__all__ = [
+    "CIFAR_STYLE_MAX_SIZE",
+    "DIGITS",
+    "DIGITS_SPLIT_SEED",
+    "DIGITS_TEST_SIZE",
+    "DatasetNotAvailableError",
+    "Datasets",
+    "load_dataset",
+    "load_digits_arrays",
+    "make_pipeline",
+]

@@ -1,0 +1,44 @@
+"""The run's own callback: per-epoch timing and learning rate in the logs."""
+
+import time
+
+import keras
+
+from keras_mgic.training.optimizer import current_learning_rate
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Adds ``train_seconds`` (the epoch's training part, without its test evaluation) and
+    ``learning_rate`` (at the epoch's start) to every epoch's logs, and records the epoch the
+    run started at and the epochs completed. Put it before the ``CSVLogger`` and after
+    ``BackupAndRestore`` (which sets the epoch a resumed run starts at)."""
+
+    def __init__(self):
+        super().__init__()
+        self.initial_epoch = 0
+        self.epochs_completed = 0
+        self._start = None
+        self._train_seconds = None
+        self._learning_rate = None
+
+    def on_train_begin(self, logs=None):
+        self.initial_epoch = int(getattr(self.model, "_initial_epoch", 0) or 0)
+        self.epochs_completed = self.initial_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._learning_rate = current_learning_rate(self.model.optimizer)
+        self._start = time.perf_counter()
+        self._train_seconds = None
+
+    def on_test_begin(self, logs=None):
+        if self._start is not None and self._train_seconds is None:
+            self._train_seconds = time.perf_counter() - self._start
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        if self._train_seconds is None:
+            self._train_seconds = time.perf_counter() - self._start
+        logs["train_seconds"] = self._train_seconds
+        logs["learning_rate"] = self._learning_rate
+        self.epochs_completed = epoch + 1

@@ -1,0 +1,86 @@
+"""Reading a run's ``log.csv`` and drawing its learning curves (needs matplotlib)."""
+
+import csv
+import os
+
+
+def read_log(path):
+    """Reads a ``log.csv`` written by ``train`` into ``{column: [floats]}``.
+
+    Example:
+
+    >>> read_log("runs/demo/mgic_resnet20/log.csv")["accuracy"][-1]  # doctest: +SKIP
+    0.98
+    """
+    columns = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            for key, value in row.items():
+                try:
+                    columns.setdefault(key, []).append(float(value))
+                except (TypeError, ValueError):
+                    columns.setdefault(key, []).append(float("nan"))
+    return columns
+
+
+def plotting_available():
+    """True when matplotlib can be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def plot_learning_curves(logs, path, title=None):
+    """Writes a PNG with loss (log scale) and accuracy per epoch (train solid, test dashed).
+
+    Args:
+        logs: ``{label: log.csv path}``; one line pair per label.
+        path: the PNG to write (written to a temporary name, then renamed).
+        title: optional figure title.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ImportError: matplotlib is not installed.
+
+    Example:
+
+    >>> plot_learning_curves({"MGIC-ResNet-20": "runs/demo/mgic_resnet20/log.csv"},
+    ...                      "runs/demo/curves.png")  # doctest: +SKIP
+    'runs/demo/curves.png'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from keras_mgic.training.run_dir import atomic_write
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for index, (label, log_path) in enumerate(logs.items()):
+        _plot_run(axes, read_log(log_path), label, f"C{index}")
+    axes[0].set_yscale("log")  # early test losses can be orders of magnitude above the rest
+    for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(key)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
+def _plot_run(axes, columns, label, color):
+    epochs = [int(e) + 1 for e in columns.get("epoch", [])]
+    for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
+        if key in columns:
+            axis.plot(epochs, columns[key], color=color, label=f"{label} train")
+        if f"val_{key}" in columns:
+            axis.plot(epochs, columns[f"val_{key}"], "--", color=color, label=f"{label} test")
