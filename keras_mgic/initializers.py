@@ -1,26 +1,90 @@
-"""Initializers for the channel transfer operators."""
+"""Initializers for the channel transfer operators.
+
+- :class:`NoisyChannelAveraging` (``"noisy_channel_averaging"``), the transfers' default:
+  averaging weights plus zero-mean normal noise of He fan-out scale. The mean keeps the
+  paper's intent (a coarse channel starts as the average of its group, so coarse features do
+  not vanish); the noise breaks the symmetry between the coarse channels of a group.
+- :class:`ChannelAveraging` (``"channel_averaging"``): exact averaging, the paper's text
+  (optionally with a positive multiplicative jitter).
+
+Both are registered Keras objects: ``keras.initializers.get("channel_averaging")`` and
+``keras.initializers.get("keras_mgic>ChannelAveraging")`` return a ``ChannelAveraging``.
+
+Seeds: a seeded instance gives every call its own draw (call ``k`` of an instance seeded
+``s`` always gives the same values), so one instance shared by several weights does not
+start them equal; an unseeded instance draws a fresh seed per call from Python's ``random``
+(reproducible under ``keras.utils.set_random_seed``).
+"""
+
+import math
+import random
 
 import keras
 
+_SEED_MODULUS = 2**31 - 1
+_SEED_STRIDE = 1_000_003  # a prime: call k of seed s draws with (s + k * stride) mod 2**31-1
+
+
+def _check_seed(seed):
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise ValueError(f"`seed` must be an int or None. Received: seed={seed}")
+    return seed
+
+
+class _SeededInitializer(keras.initializers.Initializer):
+    """Base class: one independent, reproducible draw seed per call."""
+
+    def __init__(self, seed=None):
+        self.seed = _check_seed(seed)
+        self._calls = 0
+
+    def _next_seed(self):
+        if self.seed is None:
+            return random.randint(1, _SEED_MODULUS - 1)
+        seed = (self.seed + self._calls * _SEED_STRIDE) % _SEED_MODULUS
+        self._calls += 1
+        return seed
+
+
+def _check_kernel_shape(name, shape):
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"{name} initializes kernels of rank >= 2 (..., inputs, outputs). "
+            f"Received: shape={shape}"
+        )
+    return shape
+
+
+def _fan_in(shape):
+    fan_in = 1
+    for dim in shape[:-1]:
+        fan_in *= dim
+    return fan_in
+
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
-class ChannelAveraging(keras.initializers.Initializer):
+class ChannelAveraging(_SeededInitializer):
     """Averaging initialization for (grouped) convolution kernels.
 
     Every weight is positive and every output channel's weights sum to 1 over its
     receptive field (kernel window times the input channels of its group), so that each
     output starts as an average of the inputs it sees. This is the paper's initialization of
     the restriction and prolongation operators (Sec. 4.3): coarse feature maps neither vanish
-    nor blow up through a chain of restrictions.
+    nor blow up through a chain of restrictions. Exact averaging makes all coarse channels of
+    a group equal at the start, which trains slower than a random start (see
+    :class:`NoisyChannelAveraging`, the transfers' default); pass
+    ``kernel_initializer="channel_averaging"`` to a transfer to get it.
 
-    With ``jitter=0`` (the default, as in the paper's reference code) all weights of an
-    output channel are equal. A ``jitter`` in ``(0, 1)`` multiplies each weight by a uniform
-    random factor in ``[1 - jitter, 1 + jitter]`` before normalizing, which keeps the weights
-    positive and the sums at 1 while breaking the symmetry between outputs.
+    With ``jitter=0`` (the default) all weights of an output channel are equal. A ``jitter``
+    in ``(0, 1)`` multiplies each weight by a uniform random factor in
+    ``[1 - jitter, 1 + jitter]`` before normalizing, which keeps the weights positive and the
+    sums at 1 while breaking the symmetry between outputs.
 
     Args:
         jitter: float in ``[0, 1)``, relative random perturbation of the weights.
-        seed: optional int seed for the jitter.
+        seed: optional int seed for the jitter (each call draws anew; see the module
+            docstring).
 
     Example:
 
@@ -37,29 +101,95 @@ class ChannelAveraging(keras.initializers.Initializer):
             or not (0.0 <= jitter < 1.0)
         ):
             raise ValueError(f"`jitter` must be a float in [0, 1). Received: jitter={jitter}")
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-            raise ValueError(f"`seed` must be an int or None. Received: seed={seed}")
+        super().__init__(seed)
         self.jitter = float(jitter)
-        self.seed = seed
 
     def __call__(self, shape, dtype=None):
-        shape = tuple(shape)
-        if len(shape) < 2:
-            raise ValueError(
-                "ChannelAveraging initializes kernels of rank >= 2 "
-                f"(..., inputs, outputs). Received: shape={shape}"
-            )
+        shape = _check_kernel_shape("ChannelAveraging", shape)
         dtype = dtype or keras.config.floatx()
         if self.jitter == 0.0:
-            fan_in = 1
-            for dim in shape[:-1]:
-                fan_in *= dim
-            return keras.ops.full(shape, 1.0 / fan_in, dtype=dtype)
+            return keras.ops.full(shape, 1.0 / _fan_in(shape), dtype=dtype)
         weights = keras.random.uniform(
-            shape, 1.0 - self.jitter, 1.0 + self.jitter, dtype=dtype, seed=self.seed
+            shape, 1.0 - self.jitter, 1.0 + self.jitter, dtype=dtype, seed=self._next_seed()
         )
         axes = tuple(range(len(shape) - 1))
         return weights / keras.ops.sum(weights, axis=axes, keepdims=True)
 
     def get_config(self):
         return {"jitter": self.jitter, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class NoisyChannelAveraging(_SeededInitializer):
+    """Averaging plus zero-mean normal noise: the transfers' default initialization.
+
+    Each weight is ``1 / fan_in + stddev * n`` with ``n`` standard normal, ``fan_in`` the
+    kernel window times the input channels of a group and ``stddev = sqrt(scale / fan)``
+    (``fan`` the kernel's fan-out, fan-in or their mean, as Keras' ``VarianceScaling``
+    counts them). With the defaults (``scale=2``, ``mode="fan_out"``) the noise is the He
+    normal fan-out start that the paper's reference code effectively uses for its transfers
+    (it learns markedly faster than exact averaging), and the mean keeps the paper's
+    averaging: in expectation each output is the average of its inputs, so coarse features do
+    not vanish, while the noise makes the coarse channels of a group differ.
+
+    Args:
+        scale: positive float, the noise variance times ``fan``; ``0`` gives exact averaging.
+        mode: ``"fan_out"`` (default), ``"fan_in"`` or ``"fan_avg"``.
+        seed: optional int seed (each call draws anew; see the module docstring).
+
+    Example:
+
+    >>> init = NoisyChannelAveraging(seed=0)
+    >>> init.stddev((1, 1, 8, 32))  # sqrt(2 / fan_out)
+    0.25
+    >>> w = init((1, 1, 8, 32))  # 8 inputs per group: mean 1 / 8 in expectation
+    >>> round(float(keras.ops.mean(w)), 1)
+    0.1
+    """
+
+    _MODES = ("fan_out", "fan_in", "fan_avg")
+
+    def __init__(self, scale=2.0, mode="fan_out", seed=None):
+        if (
+            not isinstance(scale, (int, float))
+            or isinstance(scale, bool)
+            or not math.isfinite(scale)
+            or scale < 0
+        ):
+            raise ValueError(f"`scale` must be a finite float >= 0. Received: scale={scale}")
+        if mode not in self._MODES:
+            raise ValueError(f"`mode` must be one of {self._MODES}. Received: mode={mode!r}")
+        super().__init__(seed)
+        self.scale = float(scale)
+        self.mode = mode
+
+    def stddev(self, shape):
+        """The noise's standard deviation for a kernel of ``shape``."""
+        shape = _check_kernel_shape("NoisyChannelAveraging", shape)
+        receptive = math.prod(shape[:-2])
+        fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
+        return math.sqrt(self.scale / max(1.0, fan[self.mode]))
+
+    def __call__(self, shape, dtype=None):
+        shape = _check_kernel_shape("NoisyChannelAveraging", shape)
+        dtype = dtype or keras.config.floatx()
+        stddev = self.stddev(shape)
+        # Draw in float32 and cast, so that float16 kernels get the same values, rounded.
+        weights = keras.random.normal(
+            shape,
+            mean=1.0 / _fan_in(shape),
+            stddev=stddev,
+            dtype="float32",
+            seed=self._next_seed(),
+        )
+        return keras.ops.cast(weights, dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "seed": self.seed}
+
+
+# Plain names, as for Keras' own initializers: keras.initializers.get("channel_averaging").
+keras.saving.get_custom_objects().update(
+    {"channel_averaging": ChannelAveraging, "noisy_channel_averaging": NoisyChannelAveraging}
+)
