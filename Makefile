@@ -1,7 +1,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# One stamp per install step: each reruns only when the packaging files change (idempotent).
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: venv test test-slow lint demo clean
 
@@ -9,31 +11,38 @@ STAMP := $(VENV)/.installed
 # CPU build's exact version: an unpinned `torch` pulls several GB of CUDA packages.
 BACKEND_PACKAGES := torch==2.13.0 jax jaxlib
 
-# The venv is rebuilt only when the packaging files change (idempotent).
-$(STAMP): setup.cfg pyproject.toml Makefile
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# What the demo needs: TensorFlow's CPU build and the data extras (no PyTorch, no JAX).
+$(DEMO_STAMP): setup.cfg pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[tensorflow-cpu,datasets]"
+	touch $@
+
+# The tests add the other two backends and the test tools.
+$(TEST_STAMP): $(DEMO_STAMP)
 	$(BIN)/python -m pip install --quiet $(BACKEND_PACKAGES)
 	$(BIN)/python -m pip install --quiet -e ".[tensorflow-cpu,tests]"
-	touch $(STAMP)
+	touch $@
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
 # Trains MGIC-ResNet-20 and ResNet-20 on the offline digits set (a few minutes on 2 cores).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m keras_mgic.demo
 
 # The full suite on TensorFlow (it includes the cross-backend .keras test), then the
 # `backends` subset (layers, builders, fit, save/load) on JAX and on PyTorch.
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not slow"
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q -m "backends and not slow"
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m "backends and not slow"
 
-test-slow: $(STAMP)
+test-slow: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 clean:

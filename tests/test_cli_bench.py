@@ -5,14 +5,24 @@ import pathlib
 from keras_mgic import cli
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
+EXPECTED = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.stem.startswith("_"))
 
 
-def test_bench_list_names_every_script(capsys):
+def test_bench_without_a_name_lists_a_line_per_benchmark(capsys):
+    assert cli.main(["bench"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == EXPECTED
+    assert "grouped_conv" in EXPECTED and "resnet56" in EXPECTED
+    # Each line carries the first line of the script's docstring.
+    resnet56 = next(line for line in lines if line.startswith("resnet56 "))
+    assert "MGIC-ResNet-56" in resnet56
+
+
+def test_bench_list_is_the_same_listing(capsys):
+    assert cli.main(["bench"]) == 0
+    listing = capsys.readouterr().out
     assert cli.main(["bench", "--list"]) == 0
-    listed = capsys.readouterr().out.split()
-    expected = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.stem.startswith("_"))
-    assert listed == expected
-    assert "grouped_conv" in listed and "resnet56" in listed
+    assert capsys.readouterr().out == listing
 
 
 def test_bench_unknown_name_is_a_clear_error(capsys):

@@ -55,11 +55,14 @@ def test_summary_defaults_and_input_size(capsys):
     assert "group_size=8, coarsest_size=16" in out and "input 16x16x3" in out
 
 
-def test_summary_width_multiplier_for_mobilenet(capsys):
-    argv = ["summary", "mobilenet_v3_small", "--width-multiplier", "0.5", "--input-size", "32"]
+@pytest.mark.parametrize("flag", ["--alpha", "--width-multiplier"])  # the old name still works
+def test_summary_alpha_for_mobilenet(flag, capsys):
+    argv = ["summary", "mobilenet_v3_small", flag, "0.5", "--input-size", "32"]
     assert cli.main(argv) == 0
-    rows, _ = _printed_rows(capsys.readouterr().out)
-    kwargs = {"width_multiplier": 0.5, "input_shape": (32, 32, 3)}
+    out = capsys.readouterr().out
+    assert "alpha=0.5" in out
+    rows, _ = _printed_rows(out)
+    kwargs = {"alpha": 0.5, "input_shape": (32, 32, 3)}
     assert rows["mobilenet_v3_small"] == _expected("mobilenet_v3_small", **kwargs)
     assert rows["mgic_mobilenet_v3_small"] == _expected("mgic_mobilenet_v3_small", **kwargs)
 
@@ -68,7 +71,7 @@ def test_summary_width_multiplier_for_mobilenet(capsys):
     "argv, message",
     [
         (["summary", "resnet57"], "Unknown model: expected one of .*Received: model='resnet57'"),
-        (["summary", "mgic_resnet56", "--width-multiplier", "0.5"], "width_multiplier=0.5"),
+        (["summary", "mgic_resnet56", "--alpha", "0.5"], "alpha=0.5"),
         (["summary", "resnet50", "--input-size", "16"], "downsamples by 32"),
         (["summary", "mgic_resnet20", "--group-size", "3"], "group_size=3"),
     ],
@@ -81,7 +84,7 @@ def test_summary_reports_bad_values_without_a_traceback(argv, message, capsys):
 
 
 @pytest.mark.parametrize(
-    "flag, value", [("--group-size", "0"), ("--input-size", "-4"), ("--width-multiplier", "x")]
+    "flag, value", [("--group-size", "0"), ("--input-size", "-4"), ("--alpha", "x")]
 )
 def test_summary_rejects_malformed_numbers_with_argparse(flag, value, capsys):
     with pytest.raises(SystemExit) as exit_info:

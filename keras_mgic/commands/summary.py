@@ -2,7 +2,8 @@
 
 MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` and
 ``resnet56`` both print the pair. ``--group-size`` and ``--coarsest-size`` go to the MGIC
-model, ``--width-multiplier`` (MobileNetV3 only) and ``--input-size`` to both. FLOPs are
+model, ``--alpha`` (MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated
+old name) and ``--input-size`` to both. FLOPs are
 counted as multiply-adds, as in the paper (see ``keras_mgic.profiling.count_flops``).
 
 Example::
@@ -10,40 +11,21 @@ Example::
     keras-mgic summary mgic_resnet56 --group-size 16 --coarsest-size 32
 """
 
-import argparse
 import inspect
 import sys
 
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+from keras_mgic.commands.arguments import positive_float, positive_int
 
 
 def add_arguments(parser):
     parser.add_argument("model", help="model name, e.g. resnet56 or mgic_resnet56")
-    parser.add_argument("--group-size", type=_positive_int, help="s_g of the MGIC model")
-    parser.add_argument("--coarsest-size", type=_positive_int, help="s_c of the MGIC model")
+    parser.add_argument("--group-size", type=positive_int, help="s_g of the MGIC model")
+    parser.add_argument("--coarsest-size", type=positive_int, help="s_c of the MGIC model")
     parser.add_argument(
-        "--width-multiplier", type=_positive_float, help="width multiplier (MobileNetV3 only)"
+        "--alpha", "--width-multiplier", type=positive_float, help="MobileNetV3's width multiplier"
     )
     parser.add_argument(
-        "--input-size", type=_positive_int, help="input height and width (default: the model's)"
+        "--input-size", type=positive_int, help="input height and width (default: the model's)"
     )
 
 
@@ -73,7 +55,7 @@ def _build(builder, name, kwargs):
     return builder(**kwargs)
 
 
-def summarize(name, group_size=None, coarsest_size=None, width_multiplier=None, input_size=None):
+def summarize(name, group_size=None, coarsest_size=None, alpha=None, input_size=None):
     """Rows ``(label, params, macs)`` for the dense model, the MGIC model and their ratio."""
     import keras
 
@@ -81,8 +63,8 @@ def summarize(name, group_size=None, coarsest_size=None, width_multiplier=None, 
 
     dense_name, mgic_name = model_pair(name, models.MODELS)
     common = {}
-    if width_multiplier is not None:
-        common["width_multiplier"] = width_multiplier
+    if alpha is not None:
+        common["alpha"] = alpha
     if input_size is not None:
         common["input_shape"] = (input_size, input_size, 3)
     mgic_kwargs = dict(common)
@@ -105,7 +87,7 @@ def _settings(args, models):
     parts = []
     mgic = models.MODELS[model_pair(args.model, models.MODELS)[1]]
     signature = inspect.signature(mgic).parameters
-    for argument in ("group_size", "coarsest_size", "width_multiplier"):
+    for argument in ("group_size", "coarsest_size", "alpha"):
         value = getattr(args, argument)
         if value is None and argument in signature:
             value = signature[argument].default
@@ -122,7 +104,7 @@ def run(args):
             args.model,
             group_size=args.group_size,
             coarsest_size=args.coarsest_size,
-            width_multiplier=args.width_multiplier,
+            alpha=args.alpha,
             input_size=args.input_size,
         )
         settings = _settings(args, models)
