@@ -1,5 +1,6 @@
 """benchmarks/init_curves.py: identical batches, the transfers' re-initialization, a smoke run."""
 
+import json
 import pathlib
 import runpy
 
@@ -96,6 +97,23 @@ def test_train_a_small_model_with_identical_batches(script):
     # Same seed, same initializer, same batches: the same curve.
     np.testing.assert_allclose(runs[0]["losses"], runs[1]["losses"], rtol=1e-5)
     assert runs[0]["kernels"] == len(script["transfer_layers"](build(None, 0)))
+
+
+def test_from_json_merges_seeds_without_training(script, tmp_path):
+    def record(path, seed_losses, accuracies):
+        runs = [
+            {"losses": losses, "accuracy": accuracy, "kernels": 36}
+            for losses, accuracy in zip(seed_losses, accuracies, strict=True)
+        ]
+        path.write_text(json.dumps({"command": f"run {path.name}", "runs": {"a": runs}}))
+        return str(path)
+
+    first = record(tmp_path / "s01.json", [[2.0, 1.0], [4.0, 3.0]], [0.5, 0.7])
+    second = record(tmp_path / "s2.json", [[3.0, 2.0]], [0.9])
+    results = script["main"](["--from-json", first, second, "--seeds", "0", "1", "2"])
+    np.testing.assert_allclose(results["a"]["losses"], [3.0, 2.0])
+    assert results["a"]["accuracy"] == pytest.approx(0.7)
+    assert results["a"]["seed_losses"] == [[2.0, 1.0], [4.0, 3.0], [3.0, 2.0]]
 
 
 @pytest.mark.slow
