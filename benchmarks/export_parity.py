@@ -3,8 +3,10 @@
 Usage: python benchmarks/export_parity.py [--epochs N] [--deep] [--write]
 
 Trains MGIC-ResNet-20 (s_g=8, s_c=16) and MGIC-MobileNetV3-Small (width 0.5, s_g=8, s_c=16)
-briefly on the offline digits set (1,000 training images, Adam, then BatchNorm statistics
-recomputed on 500 of them), exports each with ``keras_mgic.export`` and prints, per file:
+briefly on the offline digits set (1,000 training images normalised per channel with the
+training set's mean and standard deviation, models built with ``include_preprocessing=False``;
+Adam, then BatchNorm statistics recomputed on 500 of them), exports each with
+``keras_mgic.export.to_saved_model`` and ``keras_mgic.export.to_tflite`` and prints, per file:
 size, max |diff| and max |diff| / max |Keras logits| on the 360 held-out test images, top-1
 agreement with Keras, test accuracy, single-image latency (batch 1, one thread, XNNPACK) and
 the ops XNNPACK leaves to the builtin kernels. int8 is full-integer (int8 weights and
@@ -42,29 +44,36 @@ MODELS = {
     "MGIC-ResNet-20": ("mgic_resnet20", {"group_size": 8, "coarsest_size": 16}),
     "MGIC-MobileNetV3-Small 0.5": (
         "mgic_mobilenet_v3_small",
-        {"width_multiplier": 0.5, "group_size": 8, "coarsest_size": 16},
+        {"alpha": 0.5, "group_size": 8, "coarsest_size": 16},
     ),
 }
 DEEP = {
     "MGIC-MobileNetV3-Small 0.5 (s_g=s_c=8)": (
         "mgic_mobilenet_v3_small",
-        {"width_multiplier": 0.5, "group_size": 8, "coarsest_size": 8},
+        {"alpha": 0.5, "group_size": 8, "coarsest_size": 8},
     ),
 }
 TRAIN, CALIBRATION = 1000, 200
 
 
 def _digits():
-    datasets = data.load_dataset("digits", batch_size=64, augment=False)
-    x_train, y_train = (np.concatenate(a) for a in zip(*datasets.train, strict=True))
-    x_test, y_test = (np.concatenate(a) for a in zip(*datasets.test, strict=True))
-    return x_train, y_train, x_test, y_test
+    """The digits normalised per channel with the training images' mean and std."""
+    (x_train, y_train), (x_test, y_test) = data.load_digits_arrays()
+    pixels = x_train / 255.0
+    mean, std = pixels.mean(axis=(0, 1, 2)), pixels.std(axis=(0, 1, 2))
+    x_train, x_test = ((x / 255.0 - mean) / std for x in (x_train, x_test))
+    return x_train.astype("float32"), y_train, x_test.astype("float32"), y_test
 
 
 def _train(name, kwargs, x, y, epochs):
     keras.utils.set_random_seed(0)
     model = get_model(
-        name, input_shape=(32, 32, 3), num_classes=10, classifier_activation=None, **kwargs
+        name,
+        input_shape=(32, 32, 3),
+        classes=10,
+        classifier_activation=None,
+        include_preprocessing=False,
+        **kwargs,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3),
