@@ -18,6 +18,7 @@ MGIC_MODELS = {
         input_shape=(32, 32, 3),
         classes=CLASSES,
         alpha=0.35,
+        include_preprocessing=False,  # the tests feed standardized, not 0-255, images
         group_size=8,
         coarsest_size=8,
     ),
@@ -29,6 +30,7 @@ def small_model_kwargs(name):
     kwargs = {"input_shape": (SIZE, SIZE, 3), "classes": CLASSES}
     if "alpha" in inspect.signature(models.MODELS[name]).parameters:
         kwargs["alpha"] = 0.5
+        kwargs["include_preprocessing"] = False  # the tests feed standardized images
         if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
             kwargs.update(group_size=8, coarsest_size=8)
     return kwargs

@@ -300,8 +300,18 @@ KERAS_ARGS_DOC = """\
         {include_preprocessing}{preprocessing_note}.
     name: the model's name; default ``"{name}"``."""
 
-#: Documentation of the MGIC arguments.
-MGIC_ARGS_DOC = """\
+
+def mgic_args_doc(group_size, coarsest_size, group_note="", coarsest_note=""):
+    """The ``Args`` lines of the MGIC arguments, with their defaults and notes."""
+    return _MGIC_ARGS_DOC.format(
+        group_size=group_size,
+        coarsest_size=coarsest_size,
+        group_note=group_note,
+        coarsest_note=coarsest_note,
+    )
+
+
+_MGIC_ARGS_DOC = """\
     group_size: ``s_g``, channels per group on the fine levels; default
         {group_size}.{group_note}
     coarsest_size: ``s_c``, the coarsening threshold; default {coarsest_size}.{coarsest_note}

@@ -416,10 +416,9 @@ _TAIL_ARGS_DOC = """\
         rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
     width_multiplier: deprecated alias of ``alpha`` (removed in the next release)."""
 
-_MGIC_NOTES = (
+_MGIC_NOTE = (
     " Widths it does not divide get\n        the reference code's equal groups "
-    "(:func:`block_group_size`).",
-    "",
+    "(:func:`block_group_size`)."
 )
 
 
@@ -455,12 +454,7 @@ def _doc(function_name, mgic, summary, example):
     )
     args += "\n" + _EXTRA_ARGS_DOC
     if mgic:
-        args += "\n" + apps.MGIC_ARGS_DOC.format(
-            group_size=64,
-            coarsest_size=64,
-            group_note=_MGIC_NOTES[0],
-            coarsest_note=_MGIC_NOTES[1],
-        )
+        args += "\n" + apps.mgic_args_doc(64, 64, _MGIC_NOTE)
     args += "\n" + _TAIL_ARGS_DOC + "\n" + apps.DEPRECATED_ARGS_DOC
     return apps.builder_doc(summary, _DETAILS, args, example)
 

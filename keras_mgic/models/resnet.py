@@ -400,14 +400,7 @@ def _doc(variant, mgic, summary, example):
     )
     args += "\n" + _EXTRA_ARGS_DOC
     if mgic:
-        group_note, coarsest_note = _MGIC_NOTES[config["block"]]
-        group_size, coarsest_size = config["mgic_defaults"]
-        args += "\n" + apps.MGIC_ARGS_DOC.format(
-            group_size=group_size,
-            coarsest_size=coarsest_size,
-            group_note=group_note,
-            coarsest_note=coarsest_note,
-        )
+        args += "\n" + apps.mgic_args_doc(*config["mgic_defaults"], *_MGIC_NOTES[config["block"]])
     args += "\n" + apps.DEPRECATED_ARGS_DOC
     return apps.builder_doc(summary, _DETAILS, args, example)
 
