@@ -46,8 +46,14 @@ def level_widths(channels, coarsest_size, coarsening="reference"):
             least ``s_c``) or ``"literal"`` (only while the width is at least ``s_c``).
 
     Returns:
-        A list of ints, e.g. ``level_widths(64, 16) == [64, 32, 16, 8]``,
-        ``level_widths(16, 32) == [16, 8]``, ``level_widths(16, 32, "literal") == [16]``.
+        A list of ints, the finest width first.
+
+    Example:
+
+    >>> level_widths(64, 16)
+    [64, 32, 16, 8]
+    >>> level_widths(16, 32), level_widths(16, 32, coarsening="literal")
+    ([16, 8], [16])
     """
     check_coarsening(coarsening)
     widths = [channels]
