@@ -81,9 +81,10 @@ class GroupedGELUBlock(keras.layers.Layer):
         return config
 
 
-def build_model(input_shape=(32, 32, 3), num_classes=10):
+def build_model(input_shape=(32, 32, 3), classes=10):
     inputs = keras.Input(input_shape)
-    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False)(inputs)
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)  # raw 0-255 pixels to [-1, 1]
+    x = keras.layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False)(x)
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.ReLU()(x)
     x = keras_mgic.MGICBlock(
@@ -94,7 +95,7 @@ def build_model(input_shape=(32, 32, 3), num_classes=10):
         name="mgic_custom",
     )(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax")(x)
     return keras.Model(inputs, outputs, name="custom_block_mgic")
 
 

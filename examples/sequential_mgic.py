@@ -25,11 +25,13 @@ from keras_mgic import data, training  # noqa: E402
 from keras_mgic.layers import ChannelTransition  # noqa: E402
 
 
-def build_model(input_shape=(32, 32, 3), num_classes=10):
+def build_model(input_shape=(32, 32, 3), classes=10):
     """A small Sequential CNN whose body is two MGIC blocks."""
     return keras.Sequential(
         [
             keras.Input(input_shape),
+            # keras_mgic.data yields raw 0-255 pixels: the model rescales them to [-1, 1].
+            keras.layers.Rescaling(1 / 127.5, offset=-1),
             keras.layers.Conv2D(32, 3, padding="same", use_bias=False),
             keras.layers.BatchNormalization(),
             keras.layers.ReLU(),
@@ -39,7 +41,7 @@ def build_model(input_shape=(32, 32, 3), num_classes=10):
             ChannelTransition(64, strides=2, name="transition"),
             keras_mgic.MGICBlock(group_size=8, coarsest_size=16, name="mgic_2"),
             keras.layers.GlobalAveragePooling2D(),
-            keras.layers.Dense(num_classes, activation="softmax"),
+            keras.layers.Dense(classes, activation="softmax"),
         ],
         name="sequential_mgic",
     )

@@ -23,7 +23,6 @@ Example:
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -112,70 +111,84 @@ def format_table(rows):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from keras_mgic.training import plot_learning_curves, train
+    from keras_mgic.training import run_dir
 
+    run_dir.check_output(args.output)
     epochs = 1 if args.quick else args.epochs
-    limit = 128 if args.quick else None
-    verbose = 1 if sys.stdout.isatty() else 2
     start = time.perf_counter()
-    rows, logs = [], {}
-    for index, (model, display) in enumerate(MODELS, start=1):
-        print(
-            f"[{index}/{len(MODELS)}] Training {display} on digits (32x32 RGB, 10 classes) for "
-            f"{epochs} epochs, batch {args.batch_size}, lr {args.learning_rate}, cosine ...",
-            flush=True,
-        )
-        run_dir = os.path.join(args.output, model)
-        metrics = train(
-            model,
-            "digits",
-            epochs=epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.learning_rate,
-            schedule="cosine",
-            output=run_dir,
-            max_train_examples=limit,
-            max_test_examples=limit,
-            seed=args.seed,
-            verbose=verbose,
-        )
-        print(
-            f"    {display}: test accuracy {100 * metrics['test_accuracy']:.2f}% "
-            f"({metrics['seconds_per_epoch']:.2f} s/epoch)",
-            flush=True,
-        )
-        rows.append({"name": display, "model": model, **metrics})
-        logs[display] = os.path.join(run_dir, "log.csv")
+    rows = [
+        _train(args, index, model, display, epochs)
+        for index, (model, display) in enumerate(MODELS, start=1)
+    ]
     wall = time.perf_counter() - start
+    plot = _plot(args.output, rows)
+    run_dir.write_json(
+        os.path.join(args.output, "results.json"), _summary(args, epochs, wall, rows)
+    )
+    print()
+    print(format_table(rows))
+    print()
+    print(f"Total wall time {wall:.0f} s. Learning curves: {plot or 'not drawn (no matplotlib)'}")
+    print(f"Models, logs and metrics: {args.output}/<model>/")
+    return 0
 
-    plot = plot_learning_curves(
+
+def _train(args, index, model, display, epochs):
+    """Trains one network of the pair; returns its table row (metrics and display name)."""
+    from keras_mgic.training import train
+
+    print(
+        f"[{index}/{len(MODELS)}] Training {display} on digits (32x32 RGB, 10 classes) for "
+        f"{epochs} epochs, batch {args.batch_size}, lr {args.learning_rate}, cosine ...",
+        flush=True,
+    )
+    limit = 128 if args.quick else None
+    metrics = train(
+        model,
+        "digits",
+        epochs=epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        schedule="cosine",
+        output=os.path.join(args.output, model),
+        max_train_examples=limit,
+        max_test_examples=limit,
+        seed=args.seed,
+        verbose="auto",  # a progress bar on a terminal, a line per epoch when piped
+    )
+    print(
+        f"    {display}: test accuracy {100 * metrics['test_accuracy']:.2f}% "
+        f"({metrics['seconds_per_epoch']:.2f} s/epoch)",
+        flush=True,
+    )
+    return {"name": display, "model": model, **metrics}
+
+
+def _plot(output, rows):
+    from keras_mgic.training import plot_learning_curves
+    from keras_mgic.training.plots import plotting_available
+
+    if not plotting_available():
+        return None
+    logs = {row["name"]: os.path.join(output, row["model"], "log.csv") for row in rows}
+    return plot_learning_curves(
         logs,
-        os.path.join(args.output, "learning_curves.png"),
+        os.path.join(output, "learning_curves.png"),
         title="MGIC-ResNet-20 vs ResNet-20 on digits (test = 360 held-out images)",
     )
-    summary = {
+
+
+def _summary(args, epochs, wall, rows):
+    keys = ("name", "model", "test_accuracy", "params", "flops", "seconds_per_epoch")
+    keys += ("fit_seconds", "epochs_completed")
+    return {
         "dataset": "digits (sklearn, 1437 train / 360 test, 32x32 RGB)",
         "epochs": epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
         "wall_seconds": wall,
-        "results": [
-            {
-                key: row[key]
-                for key in ("name", "model", "test_accuracy", "params", "flops")
-                + ("seconds_per_epoch", "fit_seconds", "epochs_completed")
-            }
-            for row in rows
-        ],
+        "results": [{key: row[key] for key in keys} for row in rows],
     }
-    with open(os.path.join(args.output, "results.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    print()
-    print(format_table(rows))
-    print()
-    print(f"Total wall time {wall:.0f} s. Learning curves: {plot}")
-    print(f"Models, logs and metrics: {args.output}/<model>/")
-    return 0
 
 
 if __name__ == "__main__":
