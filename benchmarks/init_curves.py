@@ -42,13 +42,15 @@ INITIALIZERS = {
         lambda seed: ChannelAveraging(),
     ),
     "he_normal_fan_out": (
-        "He normal fan-out, zero mean (the reference code's effective start)",
+        "He normal fan-out, zero mean (the reference code's effective start; Keras' "
+        "`VarianceScaling(2, 'fan_out', 'untruncated_normal')`, the distribution of the new "
+        "default `ChannelHeNormal`)",
         lambda seed: keras.initializers.VarianceScaling(
             2.0, "fan_out", "untruncated_normal", seed=seed
         ),
     ),
     "noisy_channel_averaging": (
-        "averaging + He fan-out normal noise (NoisyChannelAveraging, the new default)",
+        "averaging 1/s_g plus the same He fan-out noise (`NoisyChannelAveraging`)",
         lambda seed: NoisyChannelAveraging(seed=seed),
     ),
     "jittered_averaging": (
@@ -329,12 +331,14 @@ def write_outputs(args, env, command, results, table):
         "test accuracy: after the last epoch, averaged over the seeds.\n\n"
         f"{legend}\n\n{table}\n\n"
         f"Mean training loss at epoch {mid}: {at_mid}. Exact averaging starts every coarse "
-        "channel of a group equal and learns slowest, with a large spread between seeds; "
-        "averaging plus He fan-out noise learns like the reference's He fan-out start (each is "
-        "ahead on some seeds), while each coarse channel still starts, in expectation, as the "
-        "average of its group. It is the transfers' default "
-        "(`keras_mgic.initializers.NoisyChannelAveraging`); exact averaging stays available "
-        'as `kernel_initializer="channel_averaging"`.\n\n'
+        "channel of a group equal and learns slowest, with a large spread between seeds. "
+        "The He fan-out start learns fastest and alike on every seed. Averaging plus the same "
+        "noise (the paper's intent kept: each coarse channel starts, in expectation, as the "
+        "average of its group) learns like it on some seeds and markedly slower on others. "
+        "The transfers' default is therefore the He fan-out start "
+        "(`keras_mgic.initializers.ChannelHeNormal`, every kernel its own draw); exact "
+        'averaging stays available as `kernel_initializer="channel_averaging"` and the noisy '
+        'averaging as `"noisy_channel_averaging"`.\n\n'
         "<details><summary>Loss per epoch</summary>\n\n"
         f"{per_epoch}\n\n</details>\n\n![transfer initialization curves](docs/init_curves.png)"
     )

@@ -1,13 +1,15 @@
 """Initializers for the channel transfer operators.
 
-- :class:`NoisyChannelAveraging` (``"noisy_channel_averaging"``), the transfers' default:
-  averaging weights plus zero-mean normal noise of He fan-out scale. The mean keeps the
-  paper's intent (a coarse channel starts as the average of its group, so coarse features do
-  not vanish); the noise breaks the symmetry between the coarse channels of a group.
+- :class:`ChannelHeNormal` (``"channel_he_normal"``), the transfers' default: zero-mean
+  normal weights of He fan-out scale, the start the paper's reference code effectively uses.
 - :class:`ChannelAveraging` (``"channel_averaging"``): exact averaging, the paper's text
-  (optionally with a positive multiplicative jitter).
+  (optionally with a positive multiplicative jitter). Every coarse channel of a group starts
+  equal (and, trained, stays equal), which learns much slower.
+- :class:`NoisyChannelAveraging` (``"noisy_channel_averaging"``): averaging plus the He
+  noise, keeping the paper's intent (a coarse channel starts, in expectation, as the average
+  of its group) while breaking the symmetry.
 
-Both are registered Keras objects: ``keras.initializers.get("channel_averaging")`` and
+All are registered Keras objects: ``keras.initializers.get("channel_averaging")`` and
 ``keras.initializers.get("keras_mgic>ChannelAveraging")`` return a ``ChannelAveraging``.
 
 Seeds: a seeded instance gives every call its own draw (call ``k`` of an instance seeded
@@ -73,7 +75,7 @@ class ChannelAveraging(_SeededInitializer):
     the restriction and prolongation operators (Sec. 4.3): coarse feature maps neither vanish
     nor blow up through a chain of restrictions. Exact averaging makes all coarse channels of
     a group equal at the start, which trains slower than a random start (see
-    :class:`NoisyChannelAveraging`, the transfers' default); pass
+    :class:`ChannelHeNormal`, the transfers' default); pass
     ``kernel_initializer="channel_averaging"`` to a transfer to get it.
 
     With ``jitter=0`` (the default) all weights of an output channel are equal. A ``jitter``
@@ -120,31 +122,31 @@ class ChannelAveraging(_SeededInitializer):
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
-class NoisyChannelAveraging(_SeededInitializer):
-    """Averaging plus zero-mean normal noise: the transfers' default initialization.
+class ChannelHeNormal(_SeededInitializer):
+    """Zero-mean normal weights of He scale: the transfers' default initialization.
 
-    Each weight is ``1 / fan_in + stddev * n`` with ``n`` standard normal, ``fan_in`` the
-    kernel window times the input channels of a group and ``stddev = sqrt(scale / fan)``
-    (``fan`` the kernel's fan-out, fan-in or their mean, as Keras' ``VarianceScaling``
-    counts them). With the defaults (``scale=2``, ``mode="fan_out"``) the noise is the He
-    normal fan-out start that the paper's reference code effectively uses for its transfers
-    (it learns markedly faster than exact averaging), and the mean keeps the paper's
-    averaging: in expectation each output is the average of its inputs, so coarse features do
-    not vanish, while the noise makes the coarse channels of a group differ.
+    Each weight is ``stddev * n`` with ``n`` standard normal and
+    ``stddev = sqrt(scale / fan)`` (``fan`` the kernel's fan-out, fan-in or their mean, as
+    Keras' ``VarianceScaling`` counts them; untruncated). The defaults (``scale=2``,
+    ``mode="fan_out"``) are the start that the paper's reference code effectively gives its
+    transfers (PyTorch's ``kaiming_normal_(mode="fan_out")``). Measured on the digits
+    (MGIC-ResNet-20, 3 seeds) it learns markedly faster than exact averaging, whose coarse
+    channels of a group start equal and stay equal, and at least as fast as averaging plus
+    the same noise (:class:`NoisyChannelAveraging`). Unlike Keras' seeded initializers, one
+    instance gives every call its own draw (see the module docstring).
 
     Args:
-        scale: positive float, the noise variance times ``fan``; ``0`` gives exact averaging.
+        scale: float >= 0, the variance times ``fan``.
         mode: ``"fan_out"`` (default), ``"fan_in"`` or ``"fan_avg"``.
         seed: optional int seed (each call draws anew; see the module docstring).
 
     Example:
 
-    >>> init = NoisyChannelAveraging(seed=0)
+    >>> init = ChannelHeNormal(seed=0)
     >>> init.stddev((1, 1, 8, 32))  # sqrt(2 / fan_out)
     0.25
-    >>> w = init((1, 1, 8, 32))  # 8 inputs per group: mean 1 / 8 in expectation
-    >>> round(float(keras.ops.mean(w)), 1)
-    0.1
+    >>> tuple(init((1, 1, 8, 32)).shape)
+    (1, 1, 8, 32)
     """
 
     _MODES = ("fan_out", "fan_in", "fan_avg")
@@ -164,22 +166,24 @@ class NoisyChannelAveraging(_SeededInitializer):
         self.mode = mode
 
     def stddev(self, shape):
-        """The noise's standard deviation for a kernel of ``shape``."""
-        shape = _check_kernel_shape("NoisyChannelAveraging", shape)
+        """The standard deviation of the weights (the noise) for a kernel of ``shape``."""
+        shape = _check_kernel_shape(self.__class__.__name__, shape)
         receptive = math.prod(shape[:-2])
         fan_in, fan_out = shape[-2] * receptive, shape[-1] * receptive
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}
         return math.sqrt(self.scale / max(1.0, fan[self.mode]))
 
+    def _mean(self, shape):
+        return 0.0
+
     def __call__(self, shape, dtype=None):
-        shape = _check_kernel_shape("NoisyChannelAveraging", shape)
+        shape = _check_kernel_shape(self.__class__.__name__, shape)
         dtype = dtype or keras.config.floatx()
-        stddev = self.stddev(shape)
         # Draw in float32 and cast, so that float16 kernels get the same values, rounded.
         weights = keras.random.normal(
             shape,
-            mean=1.0 / _fan_in(shape),
-            stddev=stddev,
+            mean=self._mean(shape),
+            stddev=self.stddev(shape),
             dtype="float32",
             seed=self._next_seed(),
         )
@@ -189,7 +193,42 @@ class NoisyChannelAveraging(_SeededInitializer):
         return {"scale": self.scale, "mode": self.mode, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class NoisyChannelAveraging(ChannelHeNormal):
+    """Averaging plus zero-mean normal noise of He scale.
+
+    Each weight is ``1 / fan_in + stddev * n``: :class:`ChannelHeNormal`'s weights plus the
+    averaging weight (``fan_in`` the kernel window times the input channels of a group). It
+    keeps the paper's intent (in expectation each output is the average of its inputs, so
+    coarse features do not vanish) while the noise makes the coarse channels of a group
+    differ. Measured on the digits (MGIC-ResNet-20, 3 seeds) it learns much faster than exact
+    averaging and like :class:`ChannelHeNormal` on two seeds, but markedly slower on the
+    third, so it is not the default.
+
+    Args:
+        scale: float >= 0, the noise variance times ``fan``; ``0`` gives exact averaging.
+        mode: ``"fan_out"`` (default), ``"fan_in"`` or ``"fan_avg"``.
+        seed: optional int seed (each call draws anew; see the module docstring).
+
+    Example:
+
+    >>> init = NoisyChannelAveraging(seed=0)
+    >>> init.stddev((1, 1, 8, 32))  # sqrt(2 / fan_out)
+    0.25
+    >>> w = init((1, 1, 8, 32))  # 8 inputs per group: mean 1 / 8 in expectation
+    >>> round(float(keras.ops.mean(w)), 1)
+    0.1
+    """
+
+    def _mean(self, shape):
+        return 1.0 / _fan_in(shape)
+
+
 # Plain names, as for Keras' own initializers: keras.initializers.get("channel_averaging").
 keras.saving.get_custom_objects().update(
-    {"channel_averaging": ChannelAveraging, "noisy_channel_averaging": NoisyChannelAveraging}
+    {
+        "channel_averaging": ChannelAveraging,
+        "channel_he_normal": ChannelHeNormal,
+        "noisy_channel_averaging": NoisyChannelAveraging,
+    }
 )

@@ -39,6 +39,10 @@ def test_parameter_readings_and_the_layers_agree(script, group_size, readings):
     assert script["build_autoencoder"](group_size).count_params() == readings[0]
 
 
+def test_distinct_coarse_maps(script):
+    assert [script["distinct_coarse_maps"](g) for g in (32, 16, 8, 4)] == [1, 1, 2, 4]
+
+
 def test_restriction_weights(script):
     assert script["restriction_weights"](64, 16) == 512  # w * s_g / 2
     assert script["restriction_weights"](16, 32) == 128  # w^2 / 2: fully coupled

@@ -1,10 +1,10 @@
-"""ChannelAveraging and NoisyChannelAveraging: values, seeds, serialization, errors, defaults."""
+"""The transfers' initializers: values, seeds, serialization, errors, the default."""
 
 import keras
 import numpy as np
 import pytest
 
-from keras_mgic.initializers import ChannelAveraging, NoisyChannelAveraging
+from keras_mgic.initializers import ChannelAveraging, ChannelHeNormal, NoisyChannelAveraging
 from keras_mgic.layers import ChannelProlongation, ChannelRestriction, GroupedConv2D
 
 SHAPES = [(1, 1, 8, 4), (3, 3, 2, 8), (1, 1, 1, 3), (5, 7)]
@@ -133,8 +133,28 @@ def test_seeded_jitter_draws_anew_on_each_call_and_restarts_on_a_fresh_instance(
         ((5, 8), "fan_out", 0.5),  # dense kernel: sqrt(2 / 8)
     ],
 )
-def test_noisy_averaging_stddev(shape, mode, stddev):
-    np.testing.assert_allclose(NoisyChannelAveraging(mode=mode).stddev(shape), stddev, rtol=1e-6)
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
+def test_stddev(cls, shape, mode, stddev):
+    np.testing.assert_allclose(cls(mode=mode).stddev(shape), stddev, rtol=1e-6)
+
+
+def test_he_normal_is_zero_mean_he_fan_out():
+    shape = (1, 1, 16, 4096)
+    w = _np(ChannelHeNormal(seed=11)(shape))
+    assert w.shape == shape and w.dtype == np.float32
+    np.testing.assert_allclose(w.mean(), 0.0, atol=3e-4)
+    np.testing.assert_allclose(w.std(), 0.0220971, rtol=0.01)  # sqrt(2 / 4096)
+    assert np.unique(w.reshape(16, 4096), axis=1).shape[1] == 4096
+
+
+def test_he_normal_first_draw_is_the_seeded_standard_normal():
+    shape = (1, 1, 8, 16)
+    w = _np(ChannelHeNormal(seed=5)(shape))
+    noise = _np(keras.random.normal(shape, seed=5))
+    np.testing.assert_allclose(w, np.sqrt(2 / 16) * noise, rtol=1e-5, atol=1e-6)
+    # Noisy averaging draws the same noise around the averaging weight 1 / 8.
+    noisy = _np(NoisyChannelAveraging(seed=5)(shape))
+    np.testing.assert_allclose(noisy, w + 1 / 8, rtol=1e-5, atol=1e-6)
 
 
 def test_noisy_averaging_is_averaging_plus_he_fan_out_normal_noise():
@@ -165,49 +185,52 @@ def test_noisy_averaging_scale_zero_is_exact_averaging():
     np.testing.assert_allclose(w, np.full((1, 1, 4, 6), 0.25), rtol=1e-6)
 
 
-def test_noisy_averaging_seeds():
-    init = NoisyChannelAveraging(seed=2)
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
+def test_seeds(cls):
+    init = cls(seed=2)
     first, second = _np(init((1, 1, 8, 8))), _np(init((1, 1, 8, 8)))
     assert not np.allclose(first, second)  # a shared instance: each weight its own draw
-    again = NoisyChannelAveraging(seed=2)
+    again = cls(seed=2)
     np.testing.assert_array_equal(_np(again((1, 1, 8, 8))), first)
     np.testing.assert_array_equal(_np(again((1, 1, 8, 8))), second)
-    other = _np(NoisyChannelAveraging(seed=3)((1, 1, 8, 8)))
+    other = _np(cls(seed=3)((1, 1, 8, 8)))
     assert not np.allclose(first, other)
     # Unseeded: reproducible under keras.utils.set_random_seed, different per call.
     keras.utils.set_random_seed(7)
-    a = _np(NoisyChannelAveraging()((1, 1, 8, 8)))
+    a = _np(cls()((1, 1, 8, 8)))
     keras.utils.set_random_seed(7)
-    unseeded = NoisyChannelAveraging()
+    unseeded = cls()
     b, c = _np(unseeded((1, 1, 8, 8))), _np(unseeded((1, 1, 8, 8)))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(b, c)
 
 
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
-def test_noisy_averaging_dtype(dtype):
-    w = NoisyChannelAveraging(seed=1)((1, 1, 4, 2), dtype=dtype)
+def test_normal_dtype(cls, dtype):
+    w = cls(seed=1)((1, 1, 4, 2), dtype=dtype)
     assert keras.backend.standardize_dtype(w.dtype) == dtype
-    reference = _np(NoisyChannelAveraging(seed=1)((1, 1, 4, 2)))
-    np.testing.assert_allclose(_np(keras.ops.cast(w, "float32")), reference, rtol=1e-2)
+    reference = _np(cls(seed=1)((1, 1, 4, 2)))
+    np.testing.assert_allclose(_np(keras.ops.cast(w, "float32")), reference, rtol=1e-2, atol=1e-3)
 
 
 @pytest.mark.parametrize(
     "kwargs", [{}, {"scale": 0.5, "mode": "fan_in", "seed": 4}, {"mode": "fan_avg"}]
 )
-def test_noisy_averaging_config_round_trip_and_keras_serialization(kwargs):
-    init = NoisyChannelAveraging(**kwargs)
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
+def test_normal_config_round_trip_and_keras_serialization(cls, kwargs):
+    init = cls(**kwargs)
     config = init.get_config()
     assert config == {
         "scale": float(kwargs.get("scale", 2.0)),
         "mode": kwargs.get("mode", "fan_out"),
         "seed": kwargs.get("seed"),
     }
-    assert NoisyChannelAveraging.from_config(config).get_config() == config
+    assert cls.from_config(config).get_config() == config
     serialized = keras.initializers.serialize(init)
-    assert serialized["registered_name"] == "keras_mgic>NoisyChannelAveraging"
+    assert serialized["registered_name"] == f"keras_mgic>{cls.__name__}"
     restored = keras.initializers.deserialize(serialized)
-    assert isinstance(restored, NoisyChannelAveraging)
+    assert type(restored) is cls
     assert restored.get_config() == config
     if "seed" in kwargs:
         np.testing.assert_array_equal(_np(init((1, 1, 6, 3))), _np(restored((1, 1, 6, 3))))
@@ -215,6 +238,7 @@ def test_noisy_averaging_config_round_trip_and_keras_serialization(kwargs):
 
 def test_plain_names():
     assert isinstance(keras.initializers.get("channel_averaging"), ChannelAveraging)
+    assert type(keras.initializers.get("channel_he_normal")) is ChannelHeNormal
     assert isinstance(keras.initializers.get("noisy_channel_averaging"), NoisyChannelAveraging)
     assert isinstance(keras.initializers.get("keras_mgic>ChannelAveraging"), ChannelAveraging)
 
@@ -231,29 +255,32 @@ def test_plain_names():
         ({"seed": True}, r"seed=True"),
     ],
 )
-def test_noisy_averaging_bad_arguments_raise(kwargs, match):
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
+def test_normal_bad_arguments_raise(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        NoisyChannelAveraging(**kwargs)
+        cls(**kwargs)
 
 
 @pytest.mark.parametrize("shape", [(4,), ()])
-def test_noisy_averaging_rank_below_two_raises(shape):
+@pytest.mark.parametrize("cls", [ChannelHeNormal, NoisyChannelAveraging])
+def test_normal_rank_below_two_raises(cls, shape):
     with pytest.raises(ValueError, match=r"Received: shape="):
-        NoisyChannelAveraging()(shape)
+        cls()(shape)
 
 
 # ------------------------------------------------------------- the transfers' initialization
 
 
 @pytest.mark.parametrize("layer_class", [ChannelRestriction, ChannelProlongation])
-def test_transfers_default_to_noisy_averaging_with_distinct_coarse_channels(layer_class):
+def test_transfers_default_to_he_normal_with_distinct_coarse_channels(layer_class):
     keras.utils.set_random_seed(0)
     layer = layer_class(group_size=8)
     layer.build((None, 4, 4, 32 if layer_class is ChannelRestriction else 16))
-    assert isinstance(layer.kernel_initializer, NoisyChannelAveraging)
+    assert type(layer.kernel_initializer) is ChannelHeNormal
     kernel = _np(layer.kernel)  # (1, 1, 8, 16) or (1, 1, 4, 32)
     fan_in, fan_out = kernel.shape[2], kernel.shape[3]
-    np.testing.assert_allclose(kernel.mean(), 1 / fan_in, atol=3 * np.sqrt(2 / fan_out / 128))
+    np.testing.assert_allclose(kernel.mean(), 0.0, atol=4 * np.sqrt(2 / fan_out / 128))
+    np.testing.assert_allclose(kernel.std(), np.sqrt(2 / fan_out), rtol=0.2)
     flat = kernel.reshape(fan_in, fan_out)
     assert np.unique(flat, axis=1).shape[1] == fan_out  # no two outputs start equal
     # Two layers with the default draw different kernels.

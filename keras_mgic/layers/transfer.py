@@ -3,7 +3,7 @@
 import keras
 
 from keras_mgic import ops
-from keras_mgic.initializers import NoisyChannelAveraging
+from keras_mgic.initializers import ChannelHeNormal
 from keras_mgic.layers.channel_hierarchy import level_groups
 from keras_mgic.layers.layer_utils import (
     channel_axis,
@@ -36,7 +36,7 @@ class _ChannelTransfer(keras.layers.Layer):
         self.data_format = standardize_data_format(data_format)
         self.group_size = positive_even_int("group_size", group_size)
         self.kernel_initializer = keras.initializers.get(
-            kernel_initializer if kernel_initializer is not None else NoisyChannelAveraging()
+            kernel_initializer if kernel_initializer is not None else ChannelHeNormal()
         )
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.kernel_constraint = keras.constraints.get(kernel_constraint)
@@ -90,14 +90,14 @@ class ChannelRestriction(_ChannelTransfer):
     The input's ``c`` channels are split into ``level_groups(c, group_size)`` contiguous
     groups (``c / group_size`` when ``group_size`` divides ``c``, one group when
     ``c < group_size``); each group of ``c / groups`` channels is summarized into half as
-    many. Weights start as averages plus zero-mean He fan-out noise
-    (:class:`keras_mgic.initializers.NoisyChannelAveraging`: coarse channels do not vanish
-    and do not start equal) and are learned; ``kernel_initializer="channel_averaging"`` gives
-    the paper's exact averaging.
+    many. Weights start zero-mean normal of He fan-out scale
+    (:class:`keras_mgic.initializers.ChannelHeNormal`, the paper's reference code's effective
+    start, so the coarse channels of a group do not start equal) and are learned;
+    ``kernel_initializer="channel_averaging"`` gives the paper's exact averaging.
 
     Args:
         group_size: positive even int, the group size ``s_g`` of the level.
-        kernel_initializer: defaults to ``NoisyChannelAveraging()`` (a fresh draw per
+        kernel_initializer: defaults to ``ChannelHeNormal()`` (a fresh draw per
             layer); ``"channel_averaging"`` for exact averaging.
         kernel_regularizer: optional regularizer for the kernel.
         kernel_constraint: optional constraint for the kernel.
@@ -131,12 +131,12 @@ class ChannelProlongation(_ChannelTransfer):
 
     The transpose structure of :class:`ChannelRestriction` for the fine width ``2c``: the
     same number of groups, each of ``c / groups`` coarse channels interpolated back to twice
-    as many fine channels. Weights start as averages plus zero-mean noise (as for the
+    as many fine channels. Weights start zero-mean normal of He fan-out scale (as for the
     restriction) and are learned.
 
     Args:
         group_size: positive even int, the group size ``s_g`` of the fine level.
-        kernel_initializer: defaults to ``NoisyChannelAveraging()`` (a fresh draw per
+        kernel_initializer: defaults to ``ChannelHeNormal()`` (a fresh draw per
             layer); ``"channel_averaging"`` for exact averaging.
         kernel_regularizer: optional regularizer for the kernel.
         kernel_constraint: optional constraint for the kernel.
