@@ -124,14 +124,22 @@ def model_input(input_shape, input_tensor, default_size, min_size):
         A Keras tensor: ``input_tensor`` itself, or a new ``keras.Input`` named ``"input"``.
 
     Raises:
-        ValueError: for a bad shape, a shape that differs from ``input_tensor``'s, or an
-            ``input_tensor`` that is not a Keras tensor.
+        ValueError: for a bad shape, a shape that differs from ``input_tensor``'s, an
+            ``input_tensor`` that is not a Keras tensor, or a channels-first
+            ``keras.config.image_data_format()``.
 
     Example:
 
     >>> tuple(model_input(None, None, 32, 8).shape)
     (None, 32, 32, 3)
     """
+    data_format = keras.config.image_data_format()
+    if data_format != "channels_last":
+        raise ValueError(
+            "The keras_mgic models are channels-last: call "
+            '`keras.config.set_image_data_format("channels_last")` before building one. '
+            f"Received: image_data_format={data_format!r}"
+        )
     if input_tensor is None:
         if input_shape is None:
             input_shape = (default_size, default_size, 3)
