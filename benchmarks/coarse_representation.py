@@ -50,6 +50,8 @@ COARSEST = 8
 PAPER_MSE = {32: 11e-3, 16: 13e-3, 8: 17e-3, 4: 24e-3}
 PAPER_PARAMS = {32: "3.3K", 16: "1.8K", 8: "0.9K", 4: "0.4K"}
 NUM_TRAIN, NUM_TEST = 1024, 360
+#: Relative difference under which two MSEs count as equal in the trend check.
+TIE = 0.01
 
 
 # ---------------------------------------------------------------------------- parameter counts
@@ -87,6 +89,15 @@ def distinct_coarse_maps(group_size, width=WIDTH, coarsest=COARSEST):
     """
     widths = level_widths(width, coarsest)
     return max(1, widths[-2] // group_size)
+
+
+def mse_trend_holds(errors, tie=TIE):
+    """True when the MSEs (largest s_g first) never rise by more than ``tie`` (relative).
+
+    Two group sizes whose transfers both reach the best rank-8 code tie; a strict decrease
+    would then be decided by optimisation noise.
+    """
+    return all(b >= a * (1 - tie) for a, b in zip(errors[:-1], errors[1:], strict=True))
 
 
 def restriction_weights(width, group_size):
@@ -347,12 +358,10 @@ def main(argv=None):
             for name in readings
         ],
     )
-    trend = all(
-        a["mse_trained"] < b["mse_trained"] for a, b in zip(results[:-1], results[1:], strict=True)
-    )
+    trend = mse_trend_holds([r["mse_trained"] for r in results])
     print(table)
     print(readings_table)
-    print(f"trend (larger s_g, lower trained MSE): {'holds' if trend else 'DOES NOT HOLD'}")
+    print(f"trend (larger s_g, no higher MSE within {TIE:.0%}): {'holds' if trend else 'NO'}")
     print(f"total {time.perf_counter() - start:.0f} s")
     summary = {
         "images": args.images,
@@ -431,7 +440,8 @@ def write_outputs(args, env, command, results, f_test, table, readings_table, su
         f"(lr {args.lr}, cosine, {args.epochs} epochs, batches of 2,048 pixels) on the MSE. "
         "MSE on the held-out maps; paper values in parentheses.\n\n"
         f"{table}\n\n"
-        f"Larger s_g, lower trained MSE: {'holds' if summary['trend'] else 'does not hold'}. "
+        f"Larger s_g, no higher trained MSE (MSEs within {TIE:.0%} counted equal): "
+        f"{'holds' if summary['trend'] else 'does not hold'}. "
         f"The best rank-{COARSEST} linear code with no groups (the top {COARSEST} principal "
         "directions of the training features, uncentered) reaches "
         f"{1e3 * summary['low_rank_mse']:.1f}e-3, a bound for any transfers. Trained from "

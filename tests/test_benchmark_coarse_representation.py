@@ -43,6 +43,14 @@ def test_distinct_coarse_maps(script):
     assert [script["distinct_coarse_maps"](g) for g in (32, 16, 8, 4)] == [1, 1, 2, 4]
 
 
+def test_mse_trend(script):
+    holds = script["mse_trend_holds"]
+    assert holds([0.10, 0.12, 0.2, 0.4])
+    assert holds([0.1259, 0.1256, 0.2, 0.4])  # a tie within 1%
+    assert not holds([0.13, 0.12, 0.2, 0.4])  # 8% lower for the smaller s_g
+    assert not holds([0.1, 0.12, 0.11, 0.4])
+
+
 def test_restriction_weights(script):
     assert script["restriction_weights"](64, 16) == 512  # w * s_g / 2
     assert script["restriction_weights"](16, 32) == 128  # w^2 / 2: fully coupled
