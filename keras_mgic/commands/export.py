@@ -15,12 +15,11 @@ as it was. A model file that is not a ``.keras`` archive is reported as such.
 ``--representative-data`` gives the inputs that calibrate int8 quantization (required for
 ``--quantization int8``) and the held-out inputs of the parity check:
 
-* ``digits``: the package's offline data set (scikit-learn's bundled digits as RGB images).
-  A model that rescales its input itself (a ``Rescaling`` layer after its input, as the
-  builders' ``include_preprocessing=True`` adds and as ``keras-mgic train`` writes them)
-  gets raw 0-255 pixels; any other model the images as ``keras_mgic.data.load_dataset``
-  yields them. Training images calibrate; the fixed test split is held out. Needs a square
-  RGB model input.
+* ``digits``: the package's offline data set (scikit-learn's bundled digits as RGB images)
+  as raw 0-255 pixels, as ``keras_mgic.data`` yields them and ``keras-mgic train`` feeds
+  them (its models rescale their input themselves, ``include_preprocessing=True``).
+  Training images calibrate; the fixed test split is held out. Needs a square RGB model
+  input.
 * a folder: every ``.npy`` file in it (one input ``(H, W, C)`` or a batch ``(N, H, W, C)``
   each, already preprocessed exactly as the model expects) and every image file
   (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size,
@@ -112,20 +111,13 @@ def _check_square_rgb(input_shape):
         )
 
 
-def _digits(input_shape, raw_pixels):
-    """The digits training and test images: raw pixels, or as ``keras_mgic.data`` yields them."""
-    import numpy as np
-
+def _digits(input_shape):
+    """The digits training and test images as raw 0-255 pixels (float32)."""
     from keras_mgic import data
 
     _check_square_rgb(input_shape)
-    if raw_pixels:
-        (train, _), (test, _) = data.load_digits_arrays(image_size=input_shape[0])
-        return train.astype("float32"), test.astype("float32")
-    datasets = data.load_dataset("digits", batch_size=64, image_size=input_shape[0], augment=False)
-    train = np.concatenate([images.numpy() for images, _ in datasets.train])
-    test = np.concatenate([images.numpy() for images, _ in datasets.test])
-    return train, test
+    (train, _), (test, _) = data.load_digits_arrays(image_size=input_shape[0])
+    return train.astype("float32"), test.astype("float32")
 
 
 def _load_file(file, input_shape, raw_pixels):
@@ -178,9 +170,9 @@ def load_representative_data(source, input_shape, calibration_samples=200, raw_p
         input_shape: the model's input shape without the batch dimension.
         calibration_samples: how many of a folder's inputs calibrate (the rest are held
             out); the digits set has its own train/test split.
-        raw_pixels: images as raw 0-255 pixel values (for a model that rescales its input
-            itself, see :func:`takes_raw_pixels`) instead of as ``keras_mgic.data`` yields
-            them (digits) or scaled to [0, 1] (image files).
+        raw_pixels: a folder's image files as raw 0-255 pixel values (for a model that
+            rescales its input itself, see :func:`takes_raw_pixels`) instead of scaled to
+            [0, 1]. The digits are always raw pixels.
 
     Returns:
         ``(calibration, held_out)``, float32 arrays of inputs.
@@ -194,7 +186,7 @@ def load_representative_data(source, input_shape, calibration_samples=200, raw_p
     import numpy as np
 
     if source == "digits":
-        return _digits(input_shape, raw_pixels)
+        return _digits(input_shape)
     inputs = _folder(source, input_shape, raw_pixels)
     inputs = inputs[np.random.default_rng(0).permutation(len(inputs))]
     calibration, held_out = inputs[:calibration_samples], inputs[calibration_samples:]
