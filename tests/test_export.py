@@ -1,22 +1,29 @@
 """Export: SavedModel and TFLite (float32, float16, int8), checked for parity with Keras.
 
 Every builder family (an MGIC-ResNet-20 and an MGIC-MobileNetV3-Small at width 0.5, 32x32
-inputs, logits outputs) is trained for a few epochs on 1,000 images of the offline digits set,
-exported once per format (module-scoped fixtures), and compared with the Keras model on the
-360 held-out test images:
+inputs, logits outputs) is built as ``keras-mgic train`` builds it, taking raw 0-255 pixels
+(``include_preprocessing=True``), trained for a few epochs on 1,000 raw images of the offline
+digits set, exported once per format (module-scoped fixtures), and compared with the Keras
+model on the 360 held-out raw test images:
 
 - SavedModel and float32 TFLite: max |diff| / max |Keras logits| <= 1e-4;
 - float16 TFLite: <= 1e-2;
 - full-integer int8 TFLite (calibrated on 200 other training images): top-1 agreement
   >= 95%;
 - builtin ops only; grouped convolutions stay grouped ``CONV_2D`` ops run by XNNPACK;
-- dynamic batch (batch 1 and 3), mixed-precision export, the CLI.
+- dynamic batch (batch 1 and 3), mixed-precision export, the CLI;
+- output paths checked before any conversion, atomic writes, corrupt ``.keras`` files.
 """
 
 import argparse
+import ast
 import json
 import os
+import pathlib
+import subprocess
+import sys
 import warnings
+import zipfile
 
 import keras
 import numpy as np
@@ -25,6 +32,11 @@ import tensorflow as tf
 
 from keras_mgic import export
 from keras_mgic.commands import export as export_command
+from keras_mgic.export import flatbuffer as export_flatbuffer
+from keras_mgic.export import paths as export_paths
+from keras_mgic.export import runtime as export_runtime
+from keras_mgic.export import saved_model as export_saved_model
+from keras_mgic.export import tflite as export_tflite
 from keras_mgic.layers import ChannelTransition, GroupedConv2D, MGICBlock
 
 INPUT_SHAPE = (32, 32, 3)
@@ -42,8 +54,9 @@ def _build(family):
         return get_model(
             "mgic_resnet20",
             input_shape=INPUT_SHAPE,
-            num_classes=NUM_CLASSES,
+            classes=NUM_CLASSES,
             classifier_activation=None,
+            include_preprocessing=True,
         )
     # s_g = 8, s_c = 16: at width 0.5 (block widths 8 to 48) the wider blocks keep a
     # two-level channel hierarchy with grouped convolutions (the paper's s_g = s_c = 64
@@ -51,24 +64,24 @@ def _build(family):
     return get_model(
         "mgic_mobilenet_v3_small",
         input_shape=INPUT_SHAPE,
-        num_classes=NUM_CLASSES,
-        width_multiplier=0.5,
+        classes=NUM_CLASSES,
+        alpha=0.5,
         group_size=8,
         coarsest_size=16,
         classifier_activation=None,
+        include_preprocessing=True,
     )
 
 
 @pytest.fixture(scope="module")
 def digits():
-    """The offline digits set as ``keras-mgic train`` feeds it (normalised): training images,
-    calibration images (other training images) and the held-out test split.
+    """The offline digits set as raw 0-255 pixels (float32): training images, calibration
+    images (other training images) and the held-out test split.
     """
     from keras_mgic import data
 
-    datasets = data.load_dataset("digits", batch_size=64, augment=False)
-    x_train, y_train = (np.concatenate(a) for a in zip(*datasets.train, strict=True))
-    x_test, y_test = (np.concatenate(a) for a in zip(*datasets.test, strict=True))
+    (x_train, y_train), (x_test, y_test) = data.load_digits_arrays()
+    x_train, x_test = x_train.astype("float32"), x_test.astype("float32")
     return {
         "x_train": np.asarray(x_train[:TRAIN]),
         "y_train": np.asarray(y_train[:TRAIN]),
@@ -125,13 +138,15 @@ def trained(digits):
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def exported(request, trained, digits, tmp_path_factory):
-    """A trained model of one family, its SavedModel and its float32/float16/int8 files.
+    """A trained model of one family, its SavedModel, its float32/float16/int8 files and
+    the digits it takes (``data``).
 
     The three TFLite files are converted from the one SavedModel (``to_tflite`` of a
     SavedModel folder); ``to_tflite`` of a Keras model is exercised by the mixed-precision
     and CLI tests.
     """
     model = trained(request.param)
+    data = digits
     folder = tmp_path_factory.mktemp(request.param)
     saved_model = export.to_saved_model(model, folder / "saved_model")
     paths = {
@@ -142,11 +157,17 @@ def exported(request, trained, digits, tmp_path_factory):
             saved_model,
             folder / "int8.tflite",
             "int8",
-            representative_data=digits["calibration"],
+            representative_data=data["calibration"],
         ),
     }
-    logits = _keras_logits(model, digits["held_out"])
-    return {"family": request.param, "model": model, "paths": paths, "logits": logits}
+    logits = _keras_logits(model, data["held_out"])
+    return {
+        "family": request.param,
+        "model": model,
+        "paths": paths,
+        "logits": logits,
+        "data": data,
+    }
 
 
 def _keras_logits(model, inputs):
@@ -160,44 +181,44 @@ def _rel_error(reference, outputs):
 # --------------------------------------------------------------------------- parity per format
 
 
-def test_trained_logits_are_not_trivial(exported, digits):
+def test_trained_logits_are_not_trivial(exported):
     logits = exported["logits"]
     assert np.all(np.isfinite(logits))
     assert len(np.unique(np.argmax(logits, -1))) == NUM_CLASSES
-    assert np.mean(np.argmax(logits, -1) == digits["y_held_out"]) >= 0.5
+    assert np.mean(np.argmax(logits, -1) == exported["data"]["y_held_out"]) >= 0.5
 
 
-def test_saved_model_parity_and_dynamic_batch(exported, digits):
+def test_saved_model_parity_and_dynamic_batch(exported):
     path, model = exported["paths"]["saved_model"], exported["model"]
     assert export.serving_batch_dims(path) == {"inputs": None}
-    figures = export.check_parity(model, path, digits["held_out"])
+    figures = export.check_parity(model, path, exported["data"]["held_out"])
     assert figures["max_rel_error"] <= 1e-4
     assert figures["top1_agreement"] == 1.0
     serve = tf.saved_model.load(path).signatures["serving_default"]
     for batch in (1, 3):
-        inputs = digits["held_out"][:batch]
+        inputs = exported["data"]["held_out"][:batch]
         (outputs,) = serve(inputs=tf.constant(inputs)).values()
         assert outputs.shape == (batch, NUM_CLASSES)
         assert _rel_error(_keras_logits(model, inputs), outputs.numpy()) <= 1e-4
 
 
-def test_tflite_float32_parity_and_dynamic_batch(exported, digits):
+def test_tflite_float32_parity_and_dynamic_batch(exported):
     path, model = exported["paths"]["float32"], exported["model"]
-    figures = export.check_parity(model, path, digits["held_out"])
+    figures = export.check_parity(model, path, exported["data"]["held_out"])
     assert figures["max_rel_error"] <= 1e-4
     assert figures["top1_agreement"] == 1.0
     (details,) = export.interpreter_class()(model_path=path).get_input_details()
     assert details["shape_signature"][0] == -1
     for batch in (1, 3):
-        inputs = digits["held_out"][:batch]
+        inputs = exported["data"]["held_out"][:batch]
         outputs = export.run_tflite(path, inputs, batch_size=batch)
         assert outputs.shape == (batch, NUM_CLASSES)
         assert _rel_error(_keras_logits(model, inputs), outputs) <= 1e-4
 
 
-def test_tflite_float16_parity_and_size(exported, digits):
+def test_tflite_float16_parity_and_size(exported):
     paths = exported["paths"]
-    outputs = export.run_tflite(paths["float16"], digits["held_out"])
+    outputs = export.run_tflite(paths["float16"], exported["data"]["held_out"])
     figures = export.parity(exported["logits"], outputs)
     assert figures["max_rel_error"] <= 1e-2
     assert figures["top1_agreement"] >= 0.99
@@ -206,9 +227,9 @@ def test_tflite_float16_parity_and_size(exported, digits):
     assert os.path.getsize(paths["float16"]) < 0.7 * os.path.getsize(paths["float32"])
 
 
-def test_tflite_int8_top1_and_full_integer(exported, digits):
+def test_tflite_int8_top1_and_full_integer(exported):
     paths = exported["paths"]
-    outputs = export.run_tflite(paths["int8"], digits["held_out"])
+    outputs = export.run_tflite(paths["int8"], exported["data"]["held_out"])
     figures = export.parity(exported["logits"], outputs)
     assert figures["num_inputs"] == HELD_OUT
     assert figures["top1_agreement"] >= 0.95, export.format_parity(figures)
@@ -217,6 +238,20 @@ def test_tflite_int8_top1_and_full_integer(exported, digits):
     for op in ops[1:-1]:  # int8 activations, int32 biases and shapes: no float op inside
         assert set(op["input_types"] + op["output_types"]) <= {"int8", "int32"}, op
     assert os.path.getsize(paths["int8"]) < 0.6 * os.path.getsize(paths["float32"])
+
+
+def test_tflite_classifies_raw_images_as_keras(exported):
+    """The models take raw 0-255 pixels, as ``keras-mgic train`` builds them: their TFLite
+    files need no preprocessing outside and classify raw images as the Keras model does."""
+    assert export_command.takes_raw_pixels(exported["model"])
+    images = exported["data"]["held_out"]
+    assert images.max() > 200 and np.array_equal(images, np.round(images))
+    keras_classes = np.argmax(exported["logits"], -1)
+    assert np.mean(keras_classes == exported["data"]["y_held_out"]) >= 0.5  # chance is 0.1
+    float32 = np.argmax(export.run_tflite(exported["paths"]["float32"], images), -1)
+    np.testing.assert_array_equal(float32, keras_classes)
+    float16 = np.argmax(export.run_tflite(exported["paths"]["float16"], images), -1)
+    assert np.mean(float16 == keras_classes) >= 0.99
 
 
 # --------------------------------------------------------------------------- ops and runtimes
@@ -247,7 +282,7 @@ def test_check_builtin_ops_rejects_flex_ops(tmp_path):
 
 
 def test_grouped_convs_stay_grouped_conv2d_and_run_on_xnnpack(exported):
-    # Regression guard for DESIGN.md section 5: TF 2.21's converter keeps a grouped conv as
+    # Regression guard: TF 2.21's converter keeps a grouped conv as
     # one CONV_2D and XNNPACK runs it in float and int8, so no export-time lowering is needed.
     for name in ("float32", "float16", "int8"):
         path = exported["paths"][name]
@@ -270,22 +305,24 @@ def test_single_grouped_conv_matches_keras(quantization, tmp_path):
     assert figures["max_rel_error"] <= (1e-5 if quantization is None else 2e-2)
 
 
-def test_litert_and_tensorflow_interpreters_agree(exported, digits):
+def test_litert_and_tensorflow_interpreters_agree(exported):
     pytest.importorskip("ai_edge_litert")
     assert export.interpreter_class("auto").__module__.startswith("ai_edge_litert")
     for name in ("float32", "int8"):
         path = exported["paths"][name]
-        litert = export.run_tflite(path, digits["held_out"][:16], runtime="litert")
+        litert = export.run_tflite(path, exported["data"]["held_out"][:16], runtime="litert")
         with warnings.catch_warnings():  # tf.lite.Interpreter warns that it is deprecated
             warnings.simplefilter("ignore", UserWarning)
-            tensorflow = export.run_tflite(path, digits["held_out"][:16], runtime="tensorflow")
+            tensorflow = export.run_tflite(
+                path, exported["data"]["held_out"][:16], runtime="tensorflow"
+            )
         np.testing.assert_allclose(litert, tensorflow, atol=1e-5)
 
 
 # --------------------------------------------------------------------------- mixed precision
 
 
-def test_mixed_precision_model_exports_in_float32(exported, digits, tmp_path):
+def test_mixed_precision_model_exports_in_float32(exported, tmp_path):
     """A model built and compiled under a mixed policy exports as its float32 twin.
 
     The trained float32 weights are copied in rather than trained again under the mixed
@@ -312,7 +349,7 @@ def test_mixed_precision_model_exports_in_float32(exported, digits, tmp_path):
     assert keras.config.dtype_policy().name == "float32"
     assert policy in json.dumps(model.get_config())  # the original is untouched
 
-    inputs = digits["held_out"]
+    inputs = exported["data"]["held_out"]
     mixed_logits, twin_logits = _keras_logits(model, inputs), _keras_logits(twin, inputs)
     # to_saved_model rebuilds the model in float32 (as to_tflite of the Keras model does);
     # converting its output saves tracing the model a second time.
@@ -350,8 +387,10 @@ def test_float32_model_returns_a_float32_model_itself():
 
 
 def _tiny_mgic_model():
+    """A small MGIC model taking raw 0-255 pixels, as the builders' include_preprocessing."""
     inputs = keras.Input(INPUT_SHAPE)
-    x = ChannelTransition(16, strides=2)(inputs)
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs)
+    x = ChannelTransition(16, strides=2)(x)
     x = MGICBlock(group_size=4, coarsest_size=4)(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, keras.layers.Dense(NUM_CLASSES)(x))
@@ -425,7 +464,7 @@ def _cli(*argv):
 
 def test_cli_int8_with_digits(trained, tmp_path, capsys):
     model_path = tmp_path / "model.keras"
-    trained("mgic_mobilenet_v3").save(model_path)
+    trained("mgic_resnet").save(model_path)  # takes raw pixels, as the digits come
     code = _cli(model_path, "--format", "tflite", "--quantization", "int8")
     assert code == 2
     assert "Received: representative_data=None" in capsys.readouterr().err
@@ -462,11 +501,11 @@ def test_cli_saved_model_with_a_folder_of_npy_and_images(digits, tmp_path, capsy
         keras.utils.save_img(folder / f"c_image{i}.png", pixels[i], scale=False)
     (folder / "notes.txt").write_text("ignored")
     calibration, held_out = export_command.load_representative_data(
-        str(folder), INPUT_SHAPE, calibration_samples=3
+        str(folder), INPUT_SHAPE, calibration_samples=3, raw_pixels=True
     )
     assert calibration.shape == (3, *INPUT_SHAPE) and held_out.shape == (5, *INPUT_SHAPE)
     everything = np.concatenate([calibration, held_out])
-    expected = np.concatenate([digits["held_out"][:6], pixels / 255.0])
+    expected = np.concatenate([digits["held_out"][:6], pixels])  # images as raw pixels
     for row in expected:  # the same inputs, shuffled
         assert np.min(np.max(np.abs(everything - row), axis=(1, 2, 3))) < 1e-6
 
@@ -516,3 +555,249 @@ def test_cli_digits_needs_a_square_rgb_input(tmp_path, capsys):
     keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Conv2D(2, 1)]).save(model_path)
     assert _cli(model_path, "--format", "tflite", "--representative-data", "digits") == 2
     assert "Received: input_shape=(32, 32, 1)" in capsys.readouterr().err
+
+
+def test_cli_tflite_of_a_trained_raw_pixel_model_classifies_raw_images(
+    trained, digits, tmp_path, capsys
+):
+    """``keras-mgic export`` of a saved raw-pixel model: the ``.tflite`` file classifies raw
+    0-255 images as the reloaded ``.keras`` model does."""
+    model_path = tmp_path / "model.keras"
+    trained("mgic_resnet").save(model_path)
+    assert _cli(model_path, "--format", "tflite", "--parity-samples", 8) == 0
+    assert "on 8 uniform random inputs" in capsys.readouterr().out
+    model = keras.saving.load_model(model_path)
+    keras_classes = np.argmax(_keras_logits(model, digits["held_out"]), -1)
+    tflite_classes = np.argmax(export.run_tflite(tmp_path / "model.tflite", digits["held_out"]), -1)
+    np.testing.assert_array_equal(tflite_classes, keras_classes)
+    assert np.mean(keras_classes == digits["y_held_out"]) >= 0.5
+
+
+# --------------------------------------------------------------------------- reading .tflite files
+
+
+@pytest.fixture(scope="module")
+def tiny_tflite(tmp_path_factory):
+    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3)])
+    return export.to_tflite(model, tmp_path_factory.mktemp("tiny") / "tiny.tflite")
+
+
+def test_op_tables_match_the_tflite_schema(tiny_tflite):
+    # The schema bindings that LiteRT ships serve here only as a reference for the tables.
+    schema = pytest.importorskip("ai_edge_litert.schema_py_generated")
+    ops = {v: k for k, v in vars(schema.BuiltinOperator).items() if k.isupper()}
+    types = {v: k.lower() for k, v in vars(schema.TensorType).items() if k.isupper()}
+    table = export_flatbuffer.BUILTIN_OPERATORS
+    assert table == tuple(ops[code] for code in range(len(table)))
+    table = export_flatbuffer.TENSOR_TYPES
+    assert table == tuple(types[code] for code in range(len(table)))
+    model = schema.Model.GetRootAs(pathlib.Path(tiny_tflite).read_bytes(), 0)
+    subgraph = model.Subgraphs(0)
+    codes = [
+        model.OperatorCodes(subgraph.Operators(i).OpcodeIndex())
+        for i in range(subgraph.OperatorsLength())
+    ]
+    assert export.list_ops(tiny_tflite) == [
+        ops[max(c.BuiltinCode(), c.DeprecatedBuiltinCode())] for c in codes
+    ]
+
+
+def test_list_ops_rejects_a_file_that_is_not_tflite(tmp_path):
+    path = tmp_path / "notes.tflite"
+    path.write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(ValueError, match="Not a TFLite flatbuffer"):
+        export.list_ops(path)
+
+
+@pytest.mark.parametrize("runtime", ["litert", "tensorflow"])
+def test_the_one_private_interpreter_api_still_exists(runtime, tiny_tflite):
+    """``undelegated_ops`` reads the delegated node list through ``interpreter_nodes``, the
+    package's one private API (``Interpreter._get_ops_details``): this fails once it is gone."""
+    if runtime == "litert":
+        pytest.importorskip("ai_edge_litert")
+    with warnings.catch_warnings():  # tf.lite.Interpreter warns that it is deprecated
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = export.interpreter_class(runtime)(model_path=tiny_tflite)
+    interpreter.allocate_tensors()
+    nodes = export_runtime.interpreter_nodes(interpreter)
+    assert {"index", "op_name", "inputs", "outputs"} <= set(nodes[0])
+    assert "CONV_2D" in {node["op_name"] for node in nodes}
+    assert any(node["op_name"] == "DELEGATE" for node in nodes)
+
+
+def test_export_modules_import_no_framework_at_module_level():
+    """The core never needs the export tools: their modules import TensorFlow, Keras and the
+    runtimes only inside the functions that use them."""
+    heavy = {"tensorflow", "keras", "ai_edge_litert", "flatbuffers", "jax", "torch"}
+    folder = pathlib.Path(export.__file__).parent
+    for module in [*folder.glob("*.py"), pathlib.Path(export_command.__file__)]:
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            assert not {name.split(".")[0] for name in names} & heavy, (module.name, names)
+
+
+# --------------------------------------------------------------------------- output paths
+
+
+def _snapshot(folder):
+    """Every file under ``folder`` (hidden ones too) with its bytes."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(pathlib.Path(folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the conversion started before the output path was checked")
+
+
+def _bad_outputs(tmp_path):
+    """``{format: [(path, words of the message)]}`` of outputs that cannot be written."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep")
+    a_folder = tmp_path / "a_folder"
+    a_folder.mkdir()
+    (a_folder / "notes.txt").write_text("keep")
+    missing_parent = ("does not exist", tmp_path / "missing" / "out")
+    file_parent = ("is a file", a_file / "out")
+    return {
+        "tflite": [("is a folder", a_folder), missing_parent, file_parent],
+        "saved_model": [
+            ("is a file", a_file),
+            ("not a SavedModel", a_folder),
+            missing_parent,
+            file_parent,
+        ],
+    }
+
+
+@pytest.mark.parametrize("export_format", ["saved_model", "tflite"])
+def test_unwritable_output_is_a_clear_error_before_any_conversion(
+    export_format, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(export_saved_model, "write_saved_model", _must_not_run)
+    monkeypatch.setattr(export_tflite, "_flatbuffer", _must_not_run)
+    convert = export.to_saved_model if export_format == "saved_model" else export.to_tflite
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1)])
+    cases = _bad_outputs(tmp_path)[export_format]
+    before = _snapshot(tmp_path)
+    for words, path in cases:
+        with pytest.raises(ValueError, match=words) as info:
+            convert(model, path)
+        assert str(info.value).endswith(f"Received: path={str(path)!r}")
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.skipif(getattr(os, "geteuid", lambda: 1)() == 0, reason="root writes anywhere")
+def test_read_only_folder_is_a_clear_error(tmp_path):
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(ValueError, match="Cannot write in the folder"):
+            export.check_output_path(folder / "m.tflite", "file")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path, monkeypatch):
+    """The check creates a temporary file in the folder; a refusal (as for a read-only
+    folder, which root could still write) becomes a ValueError naming the path."""
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(export_paths.tempfile, "TemporaryFile", refuse)
+    with pytest.raises(ValueError, match=r"\(Permission denied\). Received: path="):
+        export.check_output_path(tmp_path / "saved_model", "folder")
+
+
+def test_failed_export_leaves_existing_files_as_they_were(tmp_path, monkeypatch):
+    model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1)])
+    tflite = export.to_tflite(model, tmp_path / "m.tflite")
+    saved_model = export.to_saved_model(model, tmp_path / "saved_model")
+    export.to_saved_model(model, saved_model)  # an earlier SavedModel is replaced
+    before = _snapshot(tmp_path)
+    assert all(not name.startswith(".") for name in os.listdir(tmp_path))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("conversion failed")
+
+    def half_written(model, folder, verbose=False):
+        pathlib.Path(folder, "saved_model.pb").write_bytes(b"partial")
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(export_tflite, "_convert", broken)
+    monkeypatch.setattr(export_saved_model, "write_saved_model", half_written)
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        export.to_tflite(model, tflite)
+    with pytest.raises(RuntimeError, match="export failed"):
+        export.to_saved_model(model, saved_model)
+    assert _snapshot(tmp_path) == before  # same bytes, no temporary file left
+
+
+# --------------------------------------------------------------------------- CLI failures
+
+
+@pytest.mark.parametrize("export_format", ["saved_model", "tflite"])
+def test_cli_unwritable_output_is_one_line_and_exit_2(export_format, tmp_path, capsys, monkeypatch):
+    model_path = tmp_path / "m.keras"
+    keras.Sequential([keras.Input(INPUT_SHAPE), keras.layers.Conv2D(2, 1)]).save(model_path)
+    monkeypatch.setattr(export_command, "_load_model", _must_not_run)  # checked first
+    cases = _bad_outputs(tmp_path)[export_format]
+    before = _snapshot(tmp_path)
+    for words, path in cases:
+        assert _cli(model_path, "--format", export_format, "--output", path) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert words in err and f"Received: path={str(path)!r}" in err
+    assert _snapshot(tmp_path) == before
+
+
+def _corrupt_models(tmp_path):
+    good = tmp_path / "good.keras"
+    keras.Sequential([keras.Input(INPUT_SHAPE), keras.layers.Conv2D(2, 1)]).save(good)
+    data = good.read_bytes()
+    truncated, garbage, no_config, bad_config = (
+        tmp_path / name for name in ("truncated", "garbage", "no_config", "bad_config")
+    )
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage.write_bytes(b"\x00" * 64)
+    with zipfile.ZipFile(no_config, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    with zipfile.ZipFile(bad_config, "w") as archive:
+        archive.writestr("config.json", "{not json")
+    return [truncated, garbage, no_config, bad_config]
+
+
+def test_cli_corrupt_model_file_is_not_a_valid_keras_file(tmp_path, capsys):
+    for model_path in _corrupt_models(tmp_path):
+        before = _snapshot(tmp_path)
+        assert _cli(model_path, "--format", "tflite", "--output", tmp_path / "m.tflite") == 2
+        err = capsys.readouterr().err
+        assert "not a valid .keras file" in err and "File not found" not in err, err
+        assert err.count("\n") == 1 and f"Received: model={str(model_path)!r}" in err
+        assert _snapshot(tmp_path) == before
+
+
+def test_console_script_reports_a_corrupt_model_in_one_line(tmp_path):
+    model_path = tmp_path / "corrupt.keras"
+    model_path.write_bytes(b"PK\x03\x04 truncated")
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_mgic.cli", "export", str(model_path), "--format", "tflite"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "not a valid .keras file" in errors[0], result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["corrupt.keras"]
