@@ -44,13 +44,13 @@ MODELS = {
     "MGIC-ResNet-20": ("mgic_resnet20", {"group_size": 8, "coarsest_size": 16}),
     "MGIC-MobileNetV3-Small 0.5": (
         "mgic_mobilenet_v3_small",
-        {"alpha": 0.5, "group_size": 8, "coarsest_size": 16},
+        {"alpha": 0.5, "group_size": 8, "coarsest_size": 32, "coarsening": "literal"},
     ),
 }
 DEEP = {
     "MGIC-MobileNetV3-Small 0.5 (s_g=s_c=8)": (
         "mgic_mobilenet_v3_small",
-        {"alpha": 0.5, "group_size": 8, "coarsest_size": 8},
+        {"alpha": 0.5, "group_size": 8, "coarsest_size": 16, "coarsening": "literal"},
     ),
 }
 TRAIN, CALIBRATION = 1000, 200

@@ -58,16 +58,20 @@ def _build(family):
             classifier_activation=None,
             include_preprocessing=True,
         )
-    # s_g = 8, s_c = 16: at width 0.5 (block widths 8 to 48) the wider blocks keep a
-    # two-level channel hierarchy with grouped convolutions (the paper's s_g = s_c = 64
-    # would leave every block of this narrow network fully coupled).
+    # s_g = 8 and the literal coarsening rule with s_c = 32: at width 0.5 (block widths 8 to
+    # 48) the blocks of 32 or more channels keep a two-level channel hierarchy with grouped
+    # convolutions (the paper's s_g = s_c = 64 would leave every block of this narrow network
+    # fully coupled). The reference rule restricts every block at least once; after this
+    # short training that deeper hierarchy agreed with Keras on about 90% of int8 top-1
+    # labels. These tests check the exporter, so they keep the shallower network.
     return get_model(
         "mgic_mobilenet_v3_small",
         input_shape=INPUT_SHAPE,
         classes=NUM_CLASSES,
         alpha=0.5,
         group_size=8,
-        coarsest_size=16,
+        coarsest_size=32,
+        coarsening="literal",
         classifier_activation=None,
         include_preprocessing=True,
     )

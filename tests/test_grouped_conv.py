@@ -171,7 +171,8 @@ def test_groups_must_divide_input_channels():
 
 # ---------------------------------------------------------------- TF graph-optimizer fusions
 # Grappler rewrites Conv2D+BiasAdd+ReLU and Conv2D+FusedBatchNorm into fused kernels inside a
-# tf.function; older TF versions rejected grouped kernels there (DESIGN §5). Check the numbers.
+# tf.function; older TF versions rejected grouped kernels there ("Fused conv implementation does not
+# support grouped convolutions"). Check the numbers.
 
 
 def test_fused_conv_bias_relu_with_grouped_kernel(np_conv):
