@@ -156,3 +156,29 @@ def test_piped_output_has_one_line_per_epoch(tmp_path):
     epoch_lines = [line for line in out.splitlines() if line.startswith("Epoch ")]
     assert epoch_lines == ["Epoch 1/2", "Epoch 2/2"]
     assert sum("val_accuracy" in line for line in out.splitlines()) == 2
+
+
+def test_tflite_of_a_trained_model_classifies_raw_images_as_keras(finished_run, tmp_path):
+    """The model a ``keras-mgic train`` run writes takes raw 0-255 images, so its TFLite file,
+    from ``keras-mgic export``, needs no normalization outside and agrees with Keras."""
+    import keras
+    import numpy as np
+
+    from keras_mgic import data, export
+
+    finished_run, _ = finished_run
+    tflite_path = str(tmp_path / "model.tflite")
+    model_path = os.path.join(finished_run, "model.keras")
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(
+            ["export", model_path, "--format", "tflite", "--output", tflite_path]
+            + ["--parity-samples", "4"]
+        )
+    assert code == 0
+    _, (x_test, _) = data.load_digits_arrays(image_size=16)
+    raw = x_test[:64].astype("float32")  # 0-255, as a camera or an image file gives them
+    assert raw.max() > 100
+    keras_logits = np.asarray(keras.saving.load_model(model_path).predict(raw, verbose=0))
+    tflite_logits = export.run_tflite(tflite_path, raw)
+    np.testing.assert_array_equal(tflite_logits.argmax(-1), keras_logits.argmax(-1))
+    assert export.parity(keras_logits, tflite_logits)["max_rel_error"] < 1e-4
