@@ -2,11 +2,11 @@
 
 Usage: python benchmarks/tflite_latency.py [--write] [--quick] [--size 224]
 
-Converts both models (same builder, MGIC on / off; float32, random weights) with
+Converts the dense model and two MGIC layouts (same builder; float32, random weights) with
 ``keras_mgic.export.to_tflite``, runs each with the default interpreter (LiteRT when
 installed, else ``tf.lite``; XNNPACK delegate) at 1 and 2 threads, batch 1, alternating the
-two models over several rounds, and prints the median latency, the MGIC / dense ratio
-(target: at most 1.3) and the MACs ratio beside it.
+models over several rounds, and prints the median latency, the MGIC / dense ratios (target:
+at most 1.3) and the MACs ratios beside them.
 """
 
 import argparse
@@ -36,6 +36,75 @@ def _invoker(path, threads, size):
     return invoke
 
 
+#: The models, side by side: the dense one, MGIC at its defaults (the reference code's
+#: coarsening: every block restricts at least once) and MGIC with the shallower hierarchy of
+#: the literal rule (blocks narrower than 128 channels stay dense).
+MODELS = {
+    "dense": ("mobilenet_v3_large", {}),
+    "mgic": ("mgic_mobilenet_v3_large", {}),
+    "mgic_literal": (
+        "mgic_mobilenet_v3_large",
+        {"coarsening": "literal", "coarsest_size": 128},
+    ),
+}
+LABELS = {
+    "dense": "MobileNetV3-Large",
+    "mgic": "MGIC (default)",
+    "mgic_literal": "MGIC (literal, s_c=128)",
+}
+
+
+def _convert(shape, tmp):
+    """Converts every model; returns ``{key: (params, MACs, bytes)}`` and the file paths."""
+    info, files = {}, {}
+    for key, (name, kwargs) in MODELS.items():
+        model = models.get_model(name, input_shape=shape, classifier_activation=None, **kwargs)
+        files[key] = pathlib.Path(tmp) / f"{key}.tflite"
+        export.to_tflite(model, files[key])
+        info[key] = (
+            profiling.count_params(model),
+            profiling.count_flops(model),
+            files[key].stat().st_size,
+        )
+        print(f"converted {LABELS[key]}: {info[key][2] / 1e6:.1f} MB", flush=True)
+    return info, files
+
+
+def _time(files, threads, size, rounds):
+    """Median latency (ms) of each model, the models alternating over ``rounds`` rounds."""
+    invokers = {key: _invoker(path, threads, size) for key, path in files.items()}
+    samples = {key: [] for key in files}
+    for _ in range(rounds):
+        for key, invoke in invokers.items():
+            samples[key].append(median_ms(invoke, repeat=10, warmup=3))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _tables(info, latencies):
+    rows = []
+    for threads, ms in latencies.items():
+        ratios = [f"{ms[k] / ms['dense']:.2f}" for k in ("mgic", "mgic_literal")]
+        rows.append((threads, *(f"{ms[k]:.1f}" for k in MODELS), *ratios))
+    table = markdown_table(
+        ["threads", *(f"{LABELS[k]} ms" for k in MODELS), "ratio (default)", "ratio (literal)"],
+        rows,
+    )
+    sizes = markdown_table(
+        ["model", "params", "MACs", "MACs / dense", ".tflite MB"],
+        [
+            (
+                LABELS[k],
+                f"{p / 1e6:.2f}M",
+                f"{f / 1e6:.0f}M",
+                f"{f / info['dense'][1]:.2f}",
+                f"{s / 1e6:.1f}",
+            )
+            for k, (p, f, s) in info.items()
+        ],
+    )
+    return sizes, table
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
@@ -46,52 +115,10 @@ def main(argv=None):
     runtime = export.interpreter_class().__module__.split(".")[0]
     print(env, f"runtime: {runtime}")
     rounds = 2 if args.quick else 5
-    names = {"dense": "mobilenet_v3_large", "mgic": "mgic_mobilenet_v3_large"}
-    shape = (args.size, args.size, 3)
-    info, files = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for key, name in names.items():
-            model = models.get_model(name, input_shape=shape, classifier_activation=None)
-            info[key] = (profiling.count_params(model), profiling.count_flops(model))
-            files[key] = pathlib.Path(tmp) / f"{name}.tflite"
-            export.to_tflite(model, files[key])
-            info[key] += (files[key].stat().st_size,)
-            print(f"converted {name}: {info[key][2] / 1e6:.1f} MB", flush=True)
-        rows = []
-        for threads in (1, 2):
-            invokers = {key: _invoker(files[key], threads, args.size) for key in names}
-            samples = {key: [] for key in names}
-            for _ in range(rounds):
-                for key, invoke in invokers.items():
-                    samples[key].append(median_ms(invoke, repeat=10, warmup=3))
-            dense, mgic = (statistics.median(samples[k]) for k in ("dense", "mgic"))
-            rows.append(
-                (
-                    threads,
-                    f"{dense:.1f}",
-                    f"{mgic:.1f}",
-                    f"{mgic / dense:.2f}",
-                    f"{info['mgic'][1] / info['dense'][1]:.2f}",
-                )
-            )
-            print(rows[-1], flush=True)
-    table = markdown_table(
-        [
-            "threads",
-            "MobileNetV3-Large ms",
-            "MGIC-MobileNetV3-Large ms",
-            "latency ratio",
-            "MACs ratio",
-        ],
-        rows,
-    )
-    sizes = markdown_table(
-        ["model", "params", "MACs", ".tflite MB"],
-        [
-            (names[k], f"{p / 1e6:.2f}M", f"{f / 1e6:.0f}M", f"{s / 1e6:.1f}")
-            for k, (p, f, s) in info.items()
-        ],
-    )
+        info, files = _convert((args.size, args.size, 3), tmp)
+        latencies = {t: _time(files, t, args.size, rounds) for t in (1, 2)}
+    sizes, table = _tables(info, latencies)
     print(sizes)
     print(table)
     if args.write:
