@@ -15,11 +15,15 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def _dry_run(target, tmp_path):
+    # Under `make test` the parent make's settings would reach this one (and make it print
+    # "Entering directory" lines): run it as a top-level make.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     result = subprocess.run(
-        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        ["make", "--no-print-directory", "-n", target, f"VENV={tmp_path / 'venv'}"],
         capture_output=True,
         text=True,
         cwd=REPO_DIR,
+        env=env,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
