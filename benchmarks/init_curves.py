@@ -59,25 +59,14 @@ INITIALIZERS = {
     ),
 }
 
-DIGITS_TEST_SIZE = 360
 PAD = 4
 
 
 def load_digits_32(image_size=32):
-    """The digits as the package's offline loader prepares them, normalised float32 arrays."""
-    import tensorflow as tf
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
+    """The package's offline digits split, normalised per channel (float32 arrays)."""
+    from keras_mgic.data import load_digits_arrays
 
-    digits = load_digits()
-    images = digits.images.astype(np.float32) * (255.0 / 16.0)
-    images = tf.image.resize(images[..., None], (image_size, image_size), method="bilinear")
-    images = np.clip(np.round(images.numpy()), 0, 255).astype(np.uint8)
-    images = np.repeat(images, 3, axis=-1)
-    labels = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images, labels, test_size=DIGITS_TEST_SIZE, stratify=labels, random_state=0
-    )
+    (x_train, y_train), (x_test, y_test) = load_digits_arrays(image_size)
     x_train = x_train.astype(np.float32) / 255.0
     x_test = x_test.astype(np.float32) / 255.0
     mean = x_train.reshape(-1, 3).mean(axis=0)

@@ -74,30 +74,33 @@ def _common_module(parts):
     return {"conv1": "stem_conv", "bn1": "stem_bn"}.get(parts[1])
 
 
-def _mgic_module(name, model):
-    parts = name.split(".")
-    if _common_module(parts):
-        return _common_module(parts)
-    stage, index = (int(v) for v in parts[1].split("_")[1:])
-    block = f"stage{stage}_block{index + 1}"
+def _mgic_block_module(parts, stage, index, block, model):
     if parts[2] == "shortcut":
         return f"{block}_transition/{'conv' if parts[3] == '0' else 'bn'}"
     levels = len(model.get_layer(f"{block}_mgic").widths)
     return _mgic_step_module(block, int(parts[3]), parts[4], levels)
 
 
-def _dense_module(name, model):
-    parts = name.split(".")
-    if _common_module(parts):
-        return _common_module(parts)
-    stage, index = (int(v) for v in parts[1].split("_")[1:])
-    block = f"stage{stage}_block{index + 1}"
+def _dense_block_module(parts, stage, index, block, model):
     if parts[2] == "shortcut":
         return f"{block}_{'proj_conv' if parts[3] == '0' else 'proj_bn'}"
     if stage > 1 and index == 0:
         number, kind = parts[2][-1], parts[2][:-1]
         return f"{block}_{number}_{'conv' if kind == 'conv' else 'bn'}"
     return f"{block}/{parts[2]}"
+
+
+def _module_mapper(block_module):
+    """``module_of(name, model)``: the Keras layer of a PyTorch state-dict entry."""
+
+    def module_of(name, model):
+        parts = name.split(".")
+        if _common_module(parts):
+            return _common_module(parts)
+        stage, index = (int(v) for v in parts[1].split("_")[1:])  # features.Mg_<s>_<b>
+        return block_module(parts, stage, index, f"stage{stage}_block{index + 1}", model)
+
+    return module_of
 
 
 def _assign_reference_weights(model, tensors, module_of):
@@ -120,11 +123,11 @@ CASES = {
             input_shape=(32, 32, 3),
             classifier_activation=None,
         ),
-        _mgic_module,
+        _module_mapper(_mgic_block_module),
     ),
     "net_resnet20": (
         lambda: models.ResNet20(classes=10, input_shape=(32, 32, 3), classifier_activation=None),
-        _dense_module,
+        _module_mapper(_dense_block_module),
     ),
 }
 
