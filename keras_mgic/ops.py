@@ -34,6 +34,91 @@ def _tensorflow_has_gpu():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+@functools.cache
+def _tensorflow_has_grouped_gradients():
+    """Whether TensorFlow's kernels here compute grouped-convolution gradients.
+
+    TensorFlow's CPU build runs grouped convolutions through oneDNN, which TensorFlow turns
+    on by default only on CPUs with AVX-512 VNNI, BF16 or AMX (or with
+    ``TF_ENABLE_ONEDNN_OPTS=1``). Without oneDNN its CPU kernels compute a grouped forward
+    pass but no input or filter gradient ("filter_size does not have enough elements"), and
+    the graph optimizer still fuses a grouped conv with a following BatchNorm or BiasAdd
+    into a kernel that rejects groups ("Fused conv implementation does not support grouped
+    convolutions"). One tiny grouped filter gradient, run eagerly once, tells which.
+    """
+    import tensorflow as tf
+
+    if _tensorflow_has_gpu():
+        return True
+    with tf.init_scope():
+        try:
+            tf.raw_ops.Conv2DBackpropFilter(
+                input=tf.zeros((1, 2, 2, 2)),
+                filter_sizes=[1, 1, 1, 2],
+                out_backprop=tf.zeros((1, 2, 2, 2)),
+                strides=[1, 1, 1, 1],
+                padding="VALID",
+            )
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+            return False
+    return True
+
+
+def _tensorflow_portable_grouped_conv2d(x, w, strides, padding, dilation_rate):
+    """The grouped convolution from ops with gradients on every TensorFlow CPU kernel:
+    depthwise convolution (one input channel per group), a reshape and ``einsum`` (1x1
+    kernels), or per-group dense convolutions."""
+    import tensorflow as tf
+
+    kh, kw, group_channels, filters = w.shape
+    groups = x.shape[-1] // group_channels
+    if group_channels == 1 and strides[0] == strides[1]:
+        return tf.nn.depthwise_conv2d(
+            x,
+            tf.reshape(w, (kh, kw, groups, filters // groups)),
+            strides=(1, *strides, 1),
+            padding=padding.upper(),
+            dilations=dilation_rate,
+        )
+    if kh == kw == 1:  # "same" and "valid" agree for 1x1 kernels
+        x = x[:, :: strides[0], :: strides[1], :]
+        shape = tf.shape(x)
+        grouped = tf.reshape(x, (shape[0], shape[1], shape[2], groups, group_channels))
+        kernel = tf.reshape(w, (group_channels, groups, filters // groups))
+        kernel = tf.transpose(kernel, (1, 0, 2))  # filter g * (filters / groups) + f
+        y = tf.einsum("nhwgc,gcf->nhwgf", grouped, kernel)
+        return tf.reshape(y, (shape[0], shape[1], shape[2], filters))
+    pieces = zip(tf.split(x, groups, axis=-1), tf.split(w, groups, axis=-1), strict=True)
+    return tf.concat(
+        [tf.nn.conv2d(a, b, strides, padding.upper(), dilations=dilation_rate) for a, b in pieces],
+        axis=-1,
+    )
+
+
+def _tensorflow_unfused_grouped_conv2d(conv, portable):
+    """``conv`` (TensorFlow's grouped kernel) for the forward pass, hidden from the graph
+    optimizer's conv fusions, with the gradients of ``portable``. The forward pass stays one
+    grouped ``Conv2D``, so exported SavedModel and TFLite files keep grouped convolutions."""
+    import tensorflow as tf
+
+    @tf.autograph.experimental.do_not_convert
+    @tf.custom_gradient
+    def run(x, w):
+        # Snapshot is an identity the remapper does not look through (tf.identity is
+        # removed before it runs); the TFLite converter drops it.
+        y = tf.raw_ops.Snapshot(input=conv(x, w))
+
+        def grad(dy):
+            with tf.GradientTape() as tape:
+                tape.watch([x, w])
+                y_portable = portable(x, w)
+            return tape.gradient(y_portable, [x, w], output_gradients=dy)
+
+        return y, grad
+
+    return run
+
+
 def _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
     import tensorflow as tf
 
@@ -48,10 +133,15 @@ def _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
         )
 
     grouped = kernel.shape[-2] != inputs.shape[-1]
+    if grouped and not _tensorflow_has_grouped_gradients():
+        conv = _tensorflow_unfused_grouped_conv2d(
+            conv,
+            lambda x, w: _tensorflow_portable_grouped_conv2d(x, w, strides, padding, dilation_rate),
+        )
     if grouped and inputs.dtype == tf.float16 and not _tensorflow_has_gpu():
         outputs = conv(tf.cast(inputs, tf.float32), tf.cast(kernel, tf.float32))
         return tf.cast(outputs, tf.float16)
-    return conv(inputs, kernel)
+    return conv(tf.convert_to_tensor(inputs), tf.convert_to_tensor(kernel))
 
 
 # k x k grouped convolutions with at most this many groups are split into per-group dense
