@@ -93,7 +93,8 @@ class RunDir:
 
     def prepare(self):
         """Creates the folders (remembering which) and drops the stale state of a run that
-        never completed an epoch."""
+        never completed an epoch. Workers of one multi-worker run share the parent folders,
+        so a folder another worker created meanwhile is left to it."""
         if not self.resume_epoch() and os.path.isdir(self.in_progress):
             shutil.rmtree(self.in_progress)
         missing = []
@@ -102,7 +103,10 @@ class RunDir:
             missing.append(folder)
             folder = os.path.dirname(folder)
         for folder in reversed(missing):
-            os.mkdir(folder)
+            try:
+                os.mkdir(folder)
+            except FileExistsError:  # another worker of the same run made it first
+                continue
             self._created.append(folder)
 
     def discard(self):
