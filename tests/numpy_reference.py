@@ -8,7 +8,7 @@ serve every Keras backend (``tests/test_backends.py``).
 import keras
 import numpy as np
 
-from keras_mgic.layers import BottleneckBlock, ResidualBlock
+from keras_mgic.layers import BottleneckBlock, PreActResidualBlock, ResidualBlock
 
 
 def relu(x):
@@ -45,6 +45,10 @@ def np_level_block(block, x, training, conv, bn):
         h = act(bn(conv(x, _weights(block.conv1), 1, "same"), block.bn1, training))
         h = bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training)
         return act(x + h)
+    if isinstance(block, PreActResidualBlock):  # dropout: identity at inference, rate 0 here
+        h = conv(act(bn(x, block.bn1, training)), _weights(block.conv1), 1, "same")
+        h = conv(act(bn(h, block.bn2, training)), _weights(block.conv2), 1, "same")
+        return x + h
     if isinstance(block, BottleneckBlock):
         h = act(bn(conv(x, _weights(block.conv1)), block.bn1, training))
         h = act(bn(conv(h, _weights(block.conv2), 1, "same"), block.bn2, training))

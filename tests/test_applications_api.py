@@ -48,8 +48,9 @@ def test_signature_starts_with_keras_applications_arguments_in_order(name):
     theirs = inspect.signature(KERAS_TWIN[name]).parameters
     ours = inspect.signature(models.MODELS[name]).parameters
     assert list(ours)[: len(theirs)] == list(theirs)
-    # Ours: no "imagenet", our model names, 10 classes for the CIFAR ResNets.
-    differ = {"weights", "name"} | ({"classes"} if name.endswith(("20", "56", "110")) else set())
+    # Ours: no "imagenet", our model names, 10 classes for the CIFAR (Wide) ResNets.
+    cifar = name.endswith(("20", "56", "110")) or "wide_resnet" in name
+    differ = {"weights", "name"} | ({"classes"} if cifar else set())
     for argument, parameter in theirs.items():
         if argument not in differ:
             assert ours[argument].default == parameter.default, argument

@@ -91,3 +91,18 @@ def test_summary_rejects_malformed_numbers_with_argparse(flag, value, capsys):
         cli.main(["summary", "resnet20", flag, value])
     assert exit_info.value.code == 2
     assert "expected a positive" in capsys.readouterr().err
+
+
+def test_summary_hybrid_wide_resnet(capsys):
+    argv = ["summary", "mgic_wide_resnet16_8", "--mgic-min-width", "256", "--input-size", "8"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    rows, _ = _printed_rows(out)
+    shape = (8, 8, 3)
+    assert rows["mgic_wide_resnet16_8"] == _expected(
+        "mgic_wide_resnet16_8", input_shape=shape, mgic_min_width=256
+    )
+    assert rows["wide_resnet16_8"] == _expected("wide_resnet16_8", input_shape=shape)
+    assert "mgic_min_width=256" in out
+    everything = _expected("mgic_wide_resnet16_8", input_shape=shape)
+    assert everything[0] < rows["mgic_wide_resnet16_8"][0] < rows["wide_resnet16_8"][0]

@@ -70,6 +70,7 @@ def test_without_matplotlib_no_png_is_written_or_claimed(finished_run):
         ["--model", "resnet21"],  # unknown model: checked in train()
         ["--dataset", "no_such_dataset_xyz"],  # unknown data set: checked before any file
         ["--group-size", "8"],  # resnet20 takes no group_size: the build fails
+        ["--mgic-min-width", "64"],  # nor mgic_min_width
         ["--learning-rate", "0"],  # argparse
         ["--warmup-epochs", "5"],  # warmup_epochs >= epochs
     ],
@@ -182,3 +183,13 @@ def test_tflite_of_a_trained_model_classifies_raw_images_as_keras(finished_run, 
     tflite_logits = export.run_tflite(tflite_path, raw)
     np.testing.assert_array_equal(tflite_logits.argmax(-1), keras_logits.argmax(-1))
     assert export.parity(keras_logits, tflite_logits)["max_rel_error"] < 1e-4
+
+
+def test_mgic_min_width_reaches_the_builder():
+    from keras_mgic.commands import train as train_command
+
+    parser = cli.build_parser()
+    args = parser.parse_args(
+        ["train", "--model", "mgic_wide_resnet16_8", "--mgic-min-width", "256"]
+    )
+    assert train_command.train_kwargs(args)["model_kwargs"] == {"mgic_min_width": 256}

@@ -9,6 +9,7 @@ from keras_mgic.layers import (
     BottleneckBlock,
     GroupedConv2D,
     InvertedResidualBlock,
+    PreActResidualBlock,
     ResidualBlock,
     SqueezeExcite,
 )
@@ -26,6 +27,8 @@ CONFIGS = [
     ("inverted_residual", dict(groups=4, se_ratio=0.25, activation="relu", kernel_size=5)),
     ("inverted_residual", dict(groups=1, expansion_ratio=3, activation="hard_swish")),
     ("inverted_residual", dict(groups=2, expansion_ratio=1, se_ratio=0.25)),
+    ("preact_residual", dict(groups=1)),
+    ("preact_residual", dict(groups=4, kernel_size=5)),
 ]
 
 
@@ -61,6 +64,7 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
     has_expand = kwargs.get("expansion_ratio", 4) != 1
     expected_count = {
         "residual": 2,
+        "preact_residual": 2,
         "bottleneck": 3,
         "inverted_residual": 1 + has_expand + 2 * has_se,
     }[name]
@@ -68,7 +72,7 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
     for conv in convs:
         assert conv.groups == groups
     k = kwargs.get("kernel_size", 3)
-    if name == "residual":
+    if name in ("residual", "preact_residual"):
         assert [c.kernel.shape for c in convs] == [(k, k, 16 // groups, 16)] * 2
     if name == "bottleneck":
         width = 16 // kwargs.get("bottleneck_ratio", 4)
@@ -154,6 +158,8 @@ def test_fit_step_gives_every_weight_a_gradient(name):
         (InvertedResidualBlock, dict(filters=16, se_ratio="0.25"), "se_ratio='0.25'"),
         (BottleneckBlock, dict(filters=16, activate_before_skip=1), "activate_before_skip=1"),
         (SqueezeExcite, dict(filters=16, squeeze_filters=0), "squeeze_filters=0"),
+        (PreActResidualBlock, dict(filters=16, dropout_rate=1.0), r"dropout_rate=1\.0"),
+        (PreActResidualBlock, dict(filters=16, dropout_rate="0.3"), "dropout_rate='0.3'"),
         (ResidualBlock, dict(filters=16, data_format="NCHW"), "data_format='NCHW'"),
         (SqueezeExcite, dict(filters=16, squeeze_filters=4, data_format=1), "data_format=1"),
     ],
@@ -293,3 +299,19 @@ def test_default_data_format_is_keras_image_data_format():
         assert tuple(block(np.ones((1, 16, 3, 3), "float32")).shape) == (1, 16, 3, 3)
     finally:
         keras.config.set_image_data_format(previous)
+
+
+def test_preact_dropout_between_the_convolutions(np_conv, np_bn, randomize_bn):
+    """Dropout acts in training only, and only between the two convolutions: the output
+    of a block with dropout equals the reference with some conv2 inputs zeroed."""
+    rng = np.random.default_rng(1)
+    block = _built_block("preact_residual", dict(dropout_rate=0.5, groups=2), rng, randomize_bn)
+    x = rng.normal(size=(2, 6, 5, 16)).astype("float32")
+    inference = keras.ops.convert_to_numpy(block(x, training=False))
+    np.testing.assert_allclose(
+        inference, np_level_block(block, x, False, np_conv, np_bn), atol=2e-4
+    )
+    training = keras.ops.convert_to_numpy(block(x, training=True))
+    assert not np.allclose(training, np_level_block(block, x, True, np_conv, np_bn), atol=1e-3)
+    assert block.get_config()["dropout_rate"] == 0.5
+    assert PreActResidualBlock.from_config(block.get_config()).dropout_rate == 0.5

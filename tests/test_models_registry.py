@@ -26,8 +26,8 @@ def _build(name, **overrides):
     return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
-def test_registry_has_all_twelve_builders_in_pairs():
-    assert len(NAMES) == 12
+def test_registry_has_all_sixteen_builders_in_pairs():
+    assert len(NAMES) == 16
     assert len(WIDTH_NAMES) == 4  # the MobileNetV3 builders
     for name in NAMES:
         if name.startswith("mgic_"):

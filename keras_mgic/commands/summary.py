@@ -1,10 +1,11 @@
 """``keras-mgic summary MODEL``: parameters and MACs of an MGIC model next to its dense twin.
 
 MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` and
-``resnet56`` both print the pair. ``--group-size`` and ``--coarsest-size`` go to the MGIC
-model, ``--alpha`` (MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated
-old name) and ``--input-size`` to both. FLOPs are
-counted as multiply-adds, as in the paper (see ``keras_mgic.profiling.count_flops``).
+``resnet56`` both print the pair. ``--group-size``, ``--coarsest-size`` and
+``--mgic-min-width`` (blocks narrower than it stay dense) go to the MGIC model, ``--alpha``
+(MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated old name) and
+``--input-size`` to both. FLOPs are counted as multiply-adds, as in the paper (see
+``keras_mgic.profiling.count_flops``).
 
 Example::
 
@@ -21,6 +22,11 @@ def add_arguments(parser):
     parser.add_argument("model", help="model name, e.g. resnet56 or mgic_resnet56")
     parser.add_argument("--group-size", type=positive_int, help="s_g of the MGIC model")
     parser.add_argument("--coarsest-size", type=positive_int, help="s_c of the MGIC model")
+    parser.add_argument(
+        "--mgic-min-width",
+        type=positive_int,
+        help="blocks of the MGIC model narrower than this stay dense (a hybrid)",
+    )
     parser.add_argument(
         "--alpha", "--width-multiplier", type=positive_float, help="MobileNetV3's width multiplier"
     )
@@ -55,7 +61,9 @@ def _build(builder, name, kwargs):
     return builder(**kwargs)
 
 
-def summarize(name, group_size=None, coarsest_size=None, alpha=None, input_size=None):
+def summarize(
+    name, group_size=None, coarsest_size=None, alpha=None, input_size=None, mgic_min_width=None
+):
     """Rows ``(label, params, macs)`` for the dense model, the MGIC model and their ratio."""
     import keras
 
@@ -72,6 +80,8 @@ def summarize(name, group_size=None, coarsest_size=None, alpha=None, input_size=
         mgic_kwargs["group_size"] = group_size
     if coarsest_size is not None:
         mgic_kwargs["coarsest_size"] = coarsest_size
+    if mgic_min_width is not None:
+        mgic_kwargs["mgic_min_width"] = mgic_min_width
 
     rows = []
     for label, kwargs in ((dense_name, common), (mgic_name, mgic_kwargs)):
@@ -87,7 +97,7 @@ def _settings(args, models):
     parts = []
     mgic = models.MODELS[model_pair(args.model, models.MODELS)[1]]
     signature = inspect.signature(mgic).parameters
-    for argument in ("group_size", "coarsest_size", "alpha"):
+    for argument in ("group_size", "coarsest_size", "alpha", "mgic_min_width"):
         value = getattr(args, argument)
         if value is None and argument in signature:
             value = signature[argument].default
@@ -106,6 +116,7 @@ def run(args):
             coarsest_size=args.coarsest_size,
             alpha=args.alpha,
             input_size=args.input_size,
+            mgic_min_width=args.mgic_min_width,
         )
         settings = _settings(args, models)
     except ValueError as error:

@@ -76,6 +76,11 @@ def add_arguments(parser):
     )
     parser.add_argument("--group-size", type=types.positive_int, help="s_g of MGIC models")
     parser.add_argument("--coarsest-size", type=types.positive_int, help="s_c of MGIC models")
+    parser.add_argument(
+        "--mgic-min-width",
+        type=types.positive_int,
+        help="MGIC models: blocks narrower than this stay dense (a hybrid)",
+    )
     parser.add_argument("--dropout-rate", type=types.fraction, default=0.0)
     parser.add_argument("--seed", type=types.non_negative_int, default=0)
     parser.add_argument(
@@ -108,6 +113,8 @@ def _model_kwargs(args):
         kwargs["group_size"] = args.group_size
     if args.coarsest_size is not None:
         kwargs["coarsest_size"] = args.coarsest_size
+    if args.mgic_min_width is not None:
+        kwargs["mgic_min_width"] = args.mgic_min_width
     if args.dropout_rate:
         kwargs["dropout_rate"] = args.dropout_rate
     return kwargs

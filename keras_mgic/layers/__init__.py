@@ -5,6 +5,7 @@ from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.level_blocks import (
     BottleneckBlock,
     InvertedResidualBlock,
+    PreActResidualBlock,
     ResidualBlock,
     SqueezeExcite,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "GroupedConv2D",
     "InvertedResidualBlock",
     "MGICBlock",
+    "PreActResidualBlock",
     "ResidualBlock",
     "SqueezeExcite",
 ]

@@ -24,6 +24,7 @@ from keras_mgic.layers.layer_utils import (
     standardize_data_format,
     to_channels_last,
 )
+from keras_mgic.layers.validation import dropout_rate as check_dropout_rate
 from keras_mgic.layers.validation import image_channels, positive_int
 
 
@@ -279,6 +280,77 @@ class BottleneckBlock(_LevelBlock):
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
+class PreActResidualBlock(_LevelBlock):
+    """Pre-activation basic block of Wide ResNets, with grouped convolutions.
+
+    ``x + conv2(dropout(act(BN2(conv1(act(BN1(x)))))))``: BatchNorm and the activation come
+    before each ``kernel_size`` convolution and nothing follows the sum (He et al., "Identity
+    Mappings in Deep Residual Networks", 2016; the block of Zagoruyko & Komodakis, "Wide
+    Residual Networks", 2016, with dropout between the two convolutions).
+
+    Args:
+        filters: input and output channels.
+        groups: channel groups of both convolutions (1 is a dense block).
+        dropout_rate: dropout between the two convolutions, in ``[0, 1)``; default 0.
+        kernel_size: spatial kernel size.
+        activation: activation after each BatchNorm.
+        kernel_initializer: initializer of the convolution kernels.
+        kernel_regularizer: optional regularizer of the convolution kernels.
+        data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
+            ``keras.config.image_data_format()``.
+
+    Example:
+
+    >>> block = PreActResidualBlock(filters=16, groups=2, dropout_rate=0.3)
+    >>> tuple(block(keras.ops.ones((1, 8, 8, 16))).shape)
+    (1, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        filters,
+        groups=1,
+        dropout_rate=0.0,
+        kernel_size=3,
+        activation="relu",
+        kernel_initializer="he_normal",
+        kernel_regularizer=None,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            groups,
+            kernel_size=kernel_size,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            data_format=data_format,
+            **kwargs,
+        )
+        self.dropout_rate = check_dropout_rate(dropout_rate)
+        self.bn1 = self._norm("bn1")
+        self.conv1 = self._conv(filters, self.kernel_size, groups, "conv1")
+        self.bn2 = self._norm("bn2")
+        self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout")
+        self.conv2 = self._conv(filters, self.kernel_size, groups, "conv2")
+
+    def _chain(self):
+        return [self.bn1, self.conv1, self.bn2, self.dropout, self.conv2]
+
+    def _forward(self, inputs, training):
+        x = self.conv1(self.activation(self.bn1(inputs, training=training)))
+        x = self.activation(self.bn2(x, training=training))
+        x = self.conv2(self.dropout(x, training=training))
+        return inputs + x
+
+    def get_config(self):
+        config = super().get_config()
+        config["dropout_rate"] = self.dropout_rate
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
 class SqueezeExcite(keras.layers.Layer):
     """MobileNetV3 squeeze-and-excite: channel gates from globally pooled features.
 
@@ -495,4 +567,5 @@ LEVEL_BLOCKS = {
     "residual": ResidualBlock,
     "bottleneck": BottleneckBlock,
     "inverted_residual": InvertedResidualBlock,
+    "preact_residual": PreActResidualBlock,
 }

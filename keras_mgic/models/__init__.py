@@ -16,6 +16,13 @@ from keras_mgic.models.resnet import (
     ResNet56,
     ResNet110,
 )
+from keras_mgic.models.wide_resnet import (
+    MGICWideResNet16_8,
+    MGICWideResNet28_10,
+    WideResNet,
+    WideResNet16_8,
+    WideResNet28_10,
+)
 
 #: Every builder by its snake_case name (the names the ``keras-mgic`` CLI takes).
 MODELS = {
@@ -31,6 +38,10 @@ MODELS = {
     "mobilenet_v3_small": MobileNetV3Small,
     "mgic_mobilenet_v3_large": MGICMobileNetV3Large,
     "mgic_mobilenet_v3_small": MGICMobileNetV3Small,
+    "wide_resnet16_8": WideResNet16_8,
+    "wide_resnet28_10": WideResNet28_10,
+    "mgic_wide_resnet16_8": MGICWideResNet16_8,
+    "mgic_wide_resnet28_10": MGICWideResNet28_10,
 }
 
 
@@ -50,6 +61,8 @@ __all__ = [
     "MGICResNet50",
     "MGICResNet56",
     "MGICResNet110",
+    "MGICWideResNet16_8",
+    "MGICWideResNet28_10",
     "MODELS",
     "MobileNetV3Large",
     "MobileNetV3Small",
@@ -57,5 +70,8 @@ __all__ = [
     "ResNet50",
     "ResNet56",
     "ResNet110",
+    "WideResNet",
+    "WideResNet16_8",
+    "WideResNet28_10",
     "get_model",
 ]

@@ -309,6 +309,18 @@ KERAS_ARGS_DOC = """\
     name: the model's name; default ``"{name}"``."""
 
 
+def check_mgic_min_width(value):
+    """``mgic_min_width``: None or a positive int."""
+    if value is not None:
+        validation.positive_int("mgic_min_width", value)
+    return value
+
+
+def uses_mgic(width, mgic_min_width):
+    """Whether a block of output ``width`` is an MGIC block under ``mgic_min_width``."""
+    return mgic_min_width is None or width >= mgic_min_width
+
+
 def mgic_args_doc(group_size, coarsest_size, group_note="", coarsest_note=""):
     """The ``Args`` lines of the MGIC arguments, with their defaults and notes."""
     return _MGIC_ARGS_DOC.format(
@@ -326,7 +338,10 @@ _MGIC_ARGS_DOC = """\
     coarsening: ``"reference"`` (default; the paper's reference code: every block
         restricts at least once, then halves while at least ``s_c`` wide) or
         ``"literal"`` (Algorithm 1 read literally: a block narrower than ``s_c`` keeps one
-        level); see ``keras_mgic.layers.MGICBlock``."""
+        level); see ``keras_mgic.layers.MGICBlock``.
+    mgic_min_width: None (default: every block is MGIC, the paper's models) or a positive
+        int: blocks whose output is narrower stay dense (a hybrid network). MGIC saves time
+        only where layers are wide; BENCHMARKS.md measures where per backend."""
 
 DEPRECATED_ARGS_DOC = """\
     num_classes: deprecated alias of ``classes`` (removed in the next release)."""

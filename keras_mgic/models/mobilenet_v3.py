@@ -260,13 +260,14 @@ def _stem(x, activation):
 
 
 def _blocks(x, blocks, alpha, mgic):
-    """The block table; ``mgic`` is ``(group_size, coarsest_size, coarsening)`` or None."""
+    """The block table; ``mgic`` is ``(group_size, coarsest_size, coarsening, min_width)``
+    or None. Blocks whose output is narrower than ``min_width`` stay dense."""
     filters = _STEM_FILTERS
     for index, spec in enumerate(blocks):
         out_filters = _depth(spec.filters * alpha)
         prefix = f"block{index}"
-        if mgic is not None:
-            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic)
+        if mgic is not None and apps.uses_mgic(out_filters, mgic[3]):
+            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic[:3])
         else:
             x = _dense_block(x, spec, filters, out_filters, prefix)
         filters = out_filters
@@ -310,6 +311,7 @@ def build_mobilenet_v3(
     group_size=64,
     coarsest_size=64,
     coarsening="reference",
+    mgic_min_width=None,
     last_point_filters=None,
     name=None,
     num_classes=None,
@@ -328,6 +330,8 @@ def build_mobilenet_v3(
         coarsest_size: ``s_c`` of the MGIC blocks (positive int; ignored when dense).
         coarsening: the MGIC blocks' coarsening rule, ``"reference"`` (the paper's code:
             every block restricts at least once) or ``"literal"`` (see ``MGICBlock``).
+        mgic_min_width: None, or the output width below which blocks stay dense in an
+            MGIC network (a hybrid); ignored when dense.
         last_point_filters: width of the head's penultimate 1x1 conv; None for
             MobileNetV3's rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
         name: model name.
@@ -355,6 +359,7 @@ def build_mobilenet_v3(
         positive_even_int("group_size", group_size)
         positive_int("coarsest_size", coarsest_size)
         check_coarsening(coarsening)
+        apps.check_mgic_min_width(mgic_min_width)
     img_input = apps.model_input(input_shape, input_tensor, _DEFAULT_SIZE, _MIN_INPUT_SIZE)
 
     activation = _RE if minimalistic else _HS
@@ -363,7 +368,8 @@ def build_mobilenet_v3(
         blocks = tuple(minimalistic_block(spec) for spec in blocks)
     x = apps.preprocess(img_input, include_preprocessing)
     x = _stem(x, activation)
-    x = _blocks(x, blocks, alpha, (group_size, coarsest_size, coarsening) if mgic else None)
+    mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width) if mgic else None
+    x = _blocks(x, blocks, alpha, mgic_args)
     x = layers.Activation(activation, name="top_activation")(x)
     if include_top:
         if last_point_filters is None:
@@ -437,7 +443,12 @@ def _signature(function_name, mgic):
         ("include_preprocessing", True),
         ("name", function_name),
     )
-    keyword_only = [("group_size", 64), ("coarsest_size", 64), ("coarsening", "reference")]
+    keyword_only = [
+        ("group_size", 64),
+        ("coarsest_size", 64),
+        ("coarsening", "reference"),
+        ("mgic_min_width", None),
+    ]
     keyword_only = keyword_only if mgic else []
     keyword_only += [("last_point_filters", None), ("num_classes", None)]
     return apps.parameters(positional, keyword_only + [("width_multiplier", None)])

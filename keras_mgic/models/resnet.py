@@ -138,8 +138,9 @@ def _stem(x, stem):
 
 
 def _body(x, widths, depths, strides, block, mgic):
-    """The stages; ``mgic`` is ``(group_size, coarsest_size, coarsening)`` of the MGIC
-    blocks, or None for a dense body."""
+    """The stages; ``mgic`` is ``(group_size, coarsest_size, coarsening, min_width)`` of
+    the MGIC blocks, or None for a dense body. Blocks narrower than ``min_width`` (when it
+    is not None) stay dense."""
     channels = x.shape[-1]
     for stage, (width, depth, stride) in enumerate(
         zip(widths, depths, strides, strict=True), start=1
@@ -148,8 +149,8 @@ def _body(x, widths, depths, strides, block, mgic):
             prefix = f"stage{stage}_block{index}"
             block_stride = stride if index == 1 else 1
             changes = block_stride != 1 or channels != width
-            if mgic is not None:
-                x = _mgic_block(x, width, block_stride, changes, block, mgic, prefix)
+            if mgic is not None and apps.uses_mgic(width, mgic[3]):
+                x = _mgic_block(x, width, block_stride, changes, block, mgic[:3], prefix)
             elif changes:
                 x = _dense_downsampling_block(x, width, block_stride, block, prefix)
             else:
@@ -217,6 +218,7 @@ def ResNet(
     group_size=8,
     coarsest_size=16,
     coarsening="reference",
+    mgic_min_width=None,
     *,
     include_top=True,
     weights=None,
@@ -257,6 +259,8 @@ def ResNet(
         coarsest_size: ``s_c`` of the MGIC blocks (ignored when ``mgic=False``).
         coarsening: the MGIC blocks' coarsening rule, ``"reference"`` or ``"literal"``
             (see ``MGICBlock``; ignored when ``mgic=False``).
+        mgic_min_width: None, or the width below which blocks stay dense in an MGIC
+            network (a hybrid); ignored when ``mgic=False``.
         include_top, weights, input_tensor, input_shape, pooling, classes,
             classifier_activation, include_preprocessing: as in ``keras.applications``
             (see :func:`ResNet56`); ``include_preprocessing`` defaults to False.
@@ -287,13 +291,14 @@ def ResNet(
         positive_even_int("group_size", group_size)
         positive_int("coarsest_size", coarsest_size)
         check_coarsening(coarsening)
+        apps.check_mgic_min_width(mgic_min_width)
     img_input = apps.model_input(
         input_shape, input_tensor, default_size, min_input_size(stem, strides)
     )
 
     x = apps.preprocess(img_input, include_preprocessing)
     x = _stem(x, stem)
-    mgic_args = (group_size, coarsest_size, coarsening) if mgic else None
+    mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width) if mgic else None
     x = _body(x, widths, depths, strides, block, mgic_args)
     if include_top:
         x = _classifier(x, classes, classifier_activation, dropout_rate)
@@ -383,6 +388,7 @@ def _signature(variant, mgic):
             ("group_size", group_size),
             ("coarsest_size", coarsest_size),
             ("coarsening", "reference"),
+            ("mgic_min_width", None),
         ]
     return apps.parameters(positional, keyword_only + [("num_classes", None)])
 
