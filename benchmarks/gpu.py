@@ -3,8 +3,9 @@
 Usage: KERAS_BACKEND=torch python benchmarks/gpu.py [--write] [--quick] [--no-mixed-precision]
 
 Meant for a GPU machine with PyTorch or JAX (TensorFlow is not needed): trains
-MGIC-ResNet-56 and ResNet-56 (32x32, batch 128), and MGIC-MobileNetV3-Large and the dense
-MobileNetV3-Large (224x224, batch 64), on synthetic data of the right shape under
+MGIC-ResNet-56 and ResNet-56, MGIC-WRN-16-8 and WRN-16-8, MGIC-WRN-28-10 and WRN-28-10
+(32x32, batch 128), and MGIC-MobileNetV3-Large and the dense MobileNetV3-Large (224x224,
+batch 64), on synthetic data of the right shape under
 ``mixed_float16`` (``mixed_bfloat16`` on a CPU), and prints images per second for training
 and inference and the MGIC / dense ratios, with the device, backend and versions. It also
 runs on a CPU (``--quick`` shrinks it to a smoke run).
@@ -26,7 +27,12 @@ from keras_mgic import models  # noqa: E402
 PAIRS = [
     ("resnet56", "mgic_resnet56", 32, 128),
     ("mobilenet_v3_large", "mgic_mobilenet_v3_large", 224, 64),
+    ("wide_resnet16_8", "mgic_wide_resnet16_8", 32, 128),
+    ("wide_resnet28_10", "mgic_wide_resnet28_10", 32, 128),
 ]
+#: ``--quick`` (the suite's smoke run on a CPU) leaves out the 36.5M-parameter WRN-28-10,
+#: whose builder is the WRN-16-8's.
+QUICK_SKIPS = ("wide_resnet28_10",)
 
 
 def device_description():
@@ -62,7 +68,7 @@ def measure(name, size, batch, steps):
     model = models.get_model(
         name,
         input_shape=(size, size, 3),
-        num_classes=1000 if size > 64 else 10,
+        classes=1000 if size > 64 else 10,
         classifier_activation=None,
     )
     model.compile(
@@ -96,6 +102,8 @@ def main(argv=None):
     print(env)
     rows, results = [], {}
     for dense_name, mgic_name, size, batch in PAIRS:
+        if args.quick and dense_name in QUICK_SKIPS:
+            continue
         if args.quick:
             size, batch = (32, 4)
         steps = 2 if args.quick else args.steps

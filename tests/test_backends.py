@@ -534,10 +534,11 @@ def test_gpu_benchmark_smoke_run(capsys):
     results = main(["--quick"])  # {model name: (train, inference) images per second}
     out = capsys.readouterr().out
     assert "backend: torch" in out and "| model |" in out
-    assert len(results) == 4
+    assert len(results) == 6  # three pairs: --quick leaves out WRN-28-10
     for dense, mgic in (
         ("resnet56", "mgic_resnet56"),
         ("mobilenet_v3_large", "mgic_mobilenet_v3_large"),
+        ("wide_resnet16_8", "mgic_wide_resnet16_8"),
     ):
         assert all(value > 0 for value in (*results[dense], *results[mgic]))
         train, inference = (m / d for m, d in zip(results[mgic], results[dense], strict=True))

@@ -1,0 +1,442 @@
+"""From which width is one MGICBlock faster than the dense block? Per backend, train and infer.
+
+Usage: python benchmarks/crossover.py [--write] [--quick] [--batch 4] [--sizes 8 16]
+       [--widths 32 64 128 256 512 1024] [--group-size 16] [--coarsest-size 32]
+       [--backends tensorflow tflite jax torch]
+
+One MGICBlock (residual per-level block, group size 16, coarsest size 32) against the dense
+ResNet basic block of the same width (the pair of ``block_scaling.py``), each as a
+``keras.Model`` (Input -> block) compiled with SGD and mse, batch 4, 8x8 and 16x16. For the
+TensorFlow (``jit_compile=False``), JAX and PyTorch backends (Keras's default compilation)
+the median time of ``train_on_batch`` (forward, backward, update) and of
+``predict_on_batch``, MGIC and dense alternating over rounds after warm-up (JAX compiles
+outside the timings); for TFLite, each model converted with ``keras_mgic.export.to_tflite``
+(float32, batch 1, 2 threads, XNNPACK) and its ``invoke`` timed the same way. The Keras
+backend is fixed per process: one subprocess per backend. Prints the ratio MGIC time / dense
+time per width and size and, per backend and mode, the crossover width: the smallest width
+from which on the ratio stays below 1.
+"""
+
+import argparse
+import contextlib
+import functools
+import importlib.metadata
+import importlib.util
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import REPO, environment, markdown_table, median_ms, write_section  # noqa: E402
+
+SCRIPT = pathlib.Path(__file__).resolve()
+BACKENDS = ("tensorflow", "tflite", "jax", "torch")
+WIDTHS = (32, 64, 128, 256, 512, 1024)
+SIZES = (8, 16)
+TFLITE_THREADS = 2
+MAX_REPEAT = 20
+#: (column label, worker backend, mode): the columns of the ratio tables.
+COLUMNS = (
+    ("TF train", "tensorflow", "train"),
+    ("TF inference", "tensorflow", "infer"),
+    ("TFLite", "tensorflow", "tflite"),
+    ("JAX train", "jax", "train"),
+    ("JAX inference", "jax", "infer"),
+    ("PyTorch train", "torch", "train"),
+    ("PyTorch inference", "torch", "infer"),
+)
+#: The module a worker's backend needs.
+MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+
+
+# ----------------------------------------------------------------------- pure logic (tested)
+
+
+def crossover(ratios):
+    """The smallest width with ratio < 1 there and at every larger width, or None.
+
+    ``ratios`` maps width to ratio (None: not measured, counted as not below 1).
+    """
+    found = None
+    for width in sorted(ratios, reverse=True):
+        ratio = ratios[width]
+        if ratio is None or ratio >= 1:
+            break
+        found = width
+    return found
+
+
+def format_crossover(ratios):
+    if not ratios or all(r is None for r in ratios.values()):
+        return "—"
+    width = crossover(ratios)
+    return f"none up to {max(ratios)}" if width is None else str(width)
+
+
+def format_ratio(ratio):
+    return "—" if ratio is None else f"{ratio:.2f}"
+
+
+def _rows(results, backend, size):
+    payload = results.get(backend) or {}
+    return [row for row in payload.get("rows", []) if row["size"] == size]
+
+
+def ratios(results, size, widths):
+    """``{column label: {width: MGIC / dense or None}}`` for one spatial size.
+
+    ``results`` maps a worker backend to its payload: ``{"rows": [{"size", "width",
+    "params": {"mgic", "dense"}, "ms": {mode: {"mgic", "dense"}}}]}`` (or no rows).
+    """
+    table = {}
+    for label, backend, mode in COLUMNS:
+        by_width = {row["width"]: row["ms"].get(mode) for row in _rows(results, backend, size)}
+        table[label] = {
+            w: by_width[w]["mgic"] / by_width[w]["dense"] if by_width.get(w) else None
+            for w in widths
+        }
+    return table
+
+
+def params(results, size):
+    """``{width: (dense params, MGIC params)}`` from whichever worker measured the width."""
+    found = {}
+    for backend in results:
+        for row in _rows(results, backend, size):
+            found.setdefault(row["width"], (row["params"]["dense"], row["params"]["mgic"]))
+    return found
+
+
+def ratio_table(results, size, widths):
+    """The markdown table of one size: a row per width, a ratio column per backend/mode."""
+    columns, counts = ratios(results, size, widths), params(results, size)
+    rows = []
+    for w in widths:
+        dense, mgic = counts.get(w, (None, None))
+        rows.append(
+            (
+                w,
+                "—" if dense is None else f"{dense:,}",
+                "—" if mgic is None else f"{mgic:,}",
+                *(format_ratio(columns[label][w]) for label, _, _ in COLUMNS),
+            )
+        )
+    return markdown_table(["width", "dense params", "MGIC params", *columns], rows)
+
+
+def crossover_table(results, sizes, widths):
+    """Rows: backend/mode; columns: sizes; cells: the crossover width."""
+    per_size = {size: ratios(results, size, widths) for size in sizes}
+    rows = [
+        (label, *(format_crossover(per_size[size][label]) for size in sizes))
+        for label, _, _ in COLUMNS
+    ]
+    return markdown_table(["backend / mode", *(f"{s}x{s}" for s in sizes)], rows)
+
+
+# --------------------------------------------------------------------------------- timing
+
+
+def _repeat(fn, target_s):
+    """Calls per sample so that a sample takes about ``target_s`` (one timed call)."""
+    start = time.perf_counter()
+    fn()
+    return max(1, min(MAX_REPEAT, round(target_s / (time.perf_counter() - start))))
+
+
+def time_interleaved(fns, rounds, target_s):
+    """Median ms of each ``fns[key]()``, the functions alternating over ``rounds`` rounds
+    (two warm-up calls each first: tracing, JAX compilation)."""
+    for fn in fns.values():
+        fn(), fn()
+    repeats = {key: _repeat(fn, target_s) for key, fn in fns.items()}
+    samples = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _models(args, size, width):
+    import keras
+
+    from keras_mgic.layers import MGICBlock, ResidualBlock
+
+    blocks = {
+        "mgic": MGICBlock(args.group_size, args.coarsest_size),
+        "dense": ResidualBlock(width),
+    }
+    compiled = {}
+    for key, block in blocks.items():
+        inputs = keras.Input((size, size, width))
+        model = keras.Model(inputs, block(inputs), name=key)
+        kwargs = {"jit_compile": False} if keras.backend.backend() == "tensorflow" else {}
+        model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse", **kwargs)
+        compiled[key] = model
+    return compiled
+
+
+def _keras_fns(compiled, batch, size, width):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, size, size, width)).astype("float32")
+    y = rng.normal(size=x.shape).astype("float32")
+    fns = {}
+    for key, model in compiled.items():
+        fns[f"train/{key}"] = functools.partial(model.train_on_batch, x, y)
+        fns[f"infer/{key}"] = functools.partial(model.predict_on_batch, x)
+    return fns
+
+
+def _tflite_fns(compiled, size, width, tmp):
+    import numpy as np
+
+    from keras_mgic import export
+
+    x = np.random.default_rng(0).normal(size=(1, size, size, width)).astype("float32")
+    fns = {}
+    for key, model in compiled.items():
+        path = export.to_tflite(model, pathlib.Path(tmp) / f"{key}_{size}_{width}.tflite")
+        interpreter = export.interpreter_class()(model_path=path, num_threads=TFLITE_THREADS)
+        interpreter.allocate_tensors()
+        index = interpreter.get_input_details()[0]["index"]
+
+        def invoke(interpreter=interpreter, index=index):
+            interpreter.set_tensor(index, x)
+            interpreter.invoke()
+
+        fns[f"tflite/{key}"] = invoke
+    return fns
+
+
+def _nest(times):
+    """``{"train/mgic": ms, ...}`` -> ``{"train": {"mgic": ms}, ...}``."""
+    nested = {}
+    for key, ms in times.items():
+        mode, model = key.split("/")
+        nested.setdefault(mode, {})[model] = ms
+    return nested
+
+
+def _progress(backend, size, width, ms, seconds):
+    parts = [
+        f"{mode} MGIC {t['mgic']:.3g} / dense {t['dense']:.3g} ms = {t['mgic'] / t['dense']:.2f}"
+        for mode, t in ms.items()
+    ]
+    line = f"[{backend}] {size}x{size} width {width}: " + "; ".join(parts)
+    print(f"{line} ({seconds:.0f} s)", flush=True)
+
+
+def measure(args, backend, size, width, tmp):
+    """One row of the worker's payload: params and the median ms of every mode."""
+    import keras
+
+    start = time.perf_counter()
+    compiled = _models(args, size, width)
+    rounds, target_s = (2, 0.1) if args.quick else (5, 0.3)
+    fns = {}
+    if backend != "tensorflow" or "tensorflow" in args.backends:
+        fns.update(_keras_fns(compiled, args.batch, size, width))
+    if backend == "tensorflow" and "tflite" in args.backends:
+        fns.update(_tflite_fns(compiled, size, width, tmp))
+    ms = _nest(time_interleaved(fns, rounds, target_s))
+    _progress(backend, size, width, ms, time.perf_counter() - start)
+    row = {
+        "size": size,
+        "width": width,
+        "params": {key: model.count_params() for key, model in compiled.items()},
+        "ms": ms,
+    }
+    keras.backend.clear_session()
+    return row
+
+
+def _versions(args, backend):
+    info = {"keras": importlib.metadata.version("keras")}
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        if "tflite" in args.backends:
+            from keras_mgic import export
+
+            runtime = export.interpreter_class().__module__.split(".")[0]
+            info["tflite runtime"] = f"{runtime} {_dist_version(runtime.replace('_', '-'))}"
+    elif backend == "jax":
+        import jax
+
+        info["jax"] = f"{jax.__version__} ({jax.default_backend()}, {jax.device_count()} device)"
+    elif backend == "torch":
+        import torch
+
+        info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    return info
+
+
+def worker(args):
+    """Runs in a process started with ``KERAS_BACKEND=args.worker``; prints one JSON line."""
+    backend = args.worker
+    with contextlib.redirect_stdout(sys.stderr):  # Keras's export prints to stdout
+        import keras
+
+        if keras.backend.backend() != backend:
+            raise RuntimeError(f"expected Keras backend {backend}, got {keras.backend.backend()}")
+        payload = {"backend": backend, "versions": _versions(args, backend), "rows": []}
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in args.sizes:
+                for width in args.widths:
+                    payload["rows"].append(measure(args, backend, size, width, tmp))
+    print(json.dumps(payload), flush=True)
+
+
+# --------------------------------------------------------------------------------- parent
+
+
+def _dist_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def version_line():
+    names = ("jax", "jaxlib", "torch", "ai-edge-litert")
+    found = [f"{n} {v}" for n in names if (v := _dist_version(n))]
+    return ", ".join(found) or "no jax, torch or ai-edge-litert installed"
+
+
+def worker_backends(backends):
+    """The worker processes to start: TFLite runs in the TensorFlow worker."""
+    wanted = {"tensorflow" if b == "tflite" else b for b in backends}
+    return [b for b in MODULES if b in wanted]
+
+
+def _worker_command(args, backend):
+    command = [sys.executable, str(SCRIPT), "--worker", backend, "--batch", str(args.batch)]
+    command += ["--sizes", *map(str, args.sizes), "--widths", *map(str, args.widths)]
+    command += ["--group-size", str(args.group_size), "--coarsest-size", str(args.coarsest_size)]
+    command += ["--backends", *args.backends] + (["--quick"] if args.quick else [])
+    return command
+
+
+def run_worker(args, backend):
+    """The payload of one backend's worker; ``{"skipped": reason}`` when it cannot run."""
+    if importlib.util.find_spec(MODULES[backend]) is None:
+        print(f"[{backend}] skipped: {MODULES[backend]} is not installed", flush=True)
+        return {"skipped": "not installed"}
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run(
+        _worker_command(args, backend), env=env, stdout=subprocess.PIPE, text=True
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        print(f"[{backend}] failed (exit {done.returncode})", flush=True)
+        return {"skipped": f"failed (exit {done.returncode})"}
+    return json.loads(lines[-1])
+
+
+def worker_lines(results):
+    lines = []
+    for backend, payload in results.items():
+        if "skipped" in payload:
+            lines.append(f"{backend}: {payload['skipped']}")
+        else:
+            lines.append(", ".join(f"{k} {v}" for k, v in payload["versions"].items()))
+    return lines
+
+
+def plot(results, sizes, widths, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sizes), figsize=(5 * len(sizes), 4), sharey=True, squeeze=False)
+    for ax, size in zip(axes[0], sizes, strict=True):
+        for label, series in ratios(results, size, widths).items():
+            points = [(w, r) for w, r in series.items() if r is not None]
+            if points:
+                ax.semilogx(*zip(*points, strict=True), "o-", base=2, label=label)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(widths, [str(w) for w in widths])
+        ax.set_xlabel("channels")
+        ax.set_title(f"{size}x{size}")
+    axes[0][0].set_ylabel("MGIC time / dense time")
+    axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+def report(args, results):
+    """The tables as markdown: one ratio table per size, then the crossover table."""
+    parts = [f"### {s}x{s}\n\n{ratio_table(results, s, args.widths)}" for s in args.sizes]
+    parts.append(
+        "### Crossover: smallest width from which on MGIC / dense < 1\n\n"
+        + crossover_table(results, args.sizes, args.widths)
+    )
+    return "\n\n".join(parts)
+
+
+def _write(args, env_lines, tables, results):
+    plot(results, args.sizes, args.widths, REPO / "docs" / "crossover.png")
+    rounds = 2 if args.quick else 5
+    text = (
+        "## One block, MGIC / dense time against width, per backend\n\n"
+        f"`python benchmarks/crossover.py {' '.join(sys.argv[1:])}` (batch {args.batch}; "
+        f"MGICBlock group size {args.group_size}, coarsest size {args.coarsest_size}, vs "
+        "ResidualBlock(width); `train_on_batch` and `predict_on_batch` of Input -> block, SGD "
+        f"+ mse; TFLite float32 batch 1, {TFLITE_THREADS} threads; median over {rounds} "
+        "alternating rounds after warm-up).\n"
+        + "\n".join(env_lines)
+        + f"\n\n{tables}\n\n![crossover](docs/crossover.png)"
+    )
+    write_section("crossover", text)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    parser.add_argument("--group-size", type=int, default=16)
+    parser.add_argument("--coarsest-size", type=int, default=32)
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--worker", choices=tuple(MODULES), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for width in args.widths:
+        if width <= 0 or width % args.group_size:
+            parser.error(
+                f"--widths: every width must be a positive multiple of --group-size "
+                f"{args.group_size}; received {width}"
+            )
+    args.widths = sorted(args.widths)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    env_lines = [environment(), version_line()]
+    print("\n".join(env_lines), flush=True)
+    results = {b: run_worker(args, b) for b in worker_backends(args.backends)}
+    env_lines += worker_lines(results)
+    tables = report(args, results)
+    print("\n".join(env_lines[2:]))
+    print(tables)
+    if args.write:
+        _write(args, env_lines, tables, results)
+
+
+if __name__ == "__main__":
+    main()

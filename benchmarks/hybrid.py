@@ -1,0 +1,208 @@
+"""Hybrid MGIC: a sweep of ``mgic_min_width`` (narrow blocks stay dense) vs the dense twin.
+
+Usage: python benchmarks/hybrid.py [--write] [--quick]
+       [--models resnet50 mobilenet_v3_large] [--size 224] [--batch 8]
+
+For ResNet-50 (thresholds None = all MGIC, 512, 1024, 2048; block output widths 256 to
+2048) and MobileNetV3-Large (thresholds None, 80, 112, 160; block output widths 16 to 160;
+each with the default coarsening and with ``coarsening="literal", coarsest_size=128``), every
+hybrid and the dense model (1000 classes, random weights) are built side by side in one
+process: parameters, MACs, the median TensorFlow ``predict_on_batch`` time at batch 8 and the
+float32 TFLite (XNNPACK) latency at batch 1 with 2 threads (each model converted once), the
+models alternating over rounds, and the ratios to the dense model. Per model the best
+threshold is the row with the lowest max(TF ratio, TFLite ratio) among the rows with fewer
+parameters and MACs than the dense model (target: both ratios at most 0.8).
+"""
+
+import argparse
+import pathlib
+import statistics
+import sys
+import tempfile
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+from tflite_latency import _time as time_tflite  # noqa: E402
+
+from keras_mgic import export, models, profiling  # noqa: E402
+
+THREADS = 2
+TARGET = 0.8
+RATIO_KEYS = ("params", "macs", "tf", "tflite")
+LITERAL = {"coarsening": "literal", "coarsest_size": 128}
+
+#: The swept models: dense twin, MGIC builder, thresholds and coarsening layouts.
+FAMILIES = {
+    "resnet50": {
+        "label": "ResNet-50",
+        "dense": "resnet50",
+        "mgic": "mgic_resnet50",
+        "thresholds": (None, 512, 1024, 2048),
+        "layouts": {"default": {}},
+    },
+    "mobilenet_v3_large": {
+        "label": "MobileNetV3-Large",
+        "dense": "mobilenet_v3_large",
+        "mgic": "mgic_mobilenet_v3_large",
+        "thresholds": (None, 80, 112, 160),
+        "layouts": {"default": {}, "literal, s_c=128": LITERAL},
+    },
+}
+TARGETS = (
+    f"Target: a threshold whose TF inference and TFLite ratios are both at most {TARGET}, "
+    "with fewer MACs and parameters than the dense model."
+)
+
+
+def variants(family):
+    """``(layout, threshold, model name, kwargs)`` of the dense model, then every hybrid."""
+    spec = FAMILIES[family]
+    yield "dense", None, spec["dense"], {}
+    for layout, kwargs in spec["layouts"].items():
+        for threshold in spec["thresholds"]:
+            yield layout, threshold, spec["mgic"], {**kwargs, "mgic_min_width": threshold}
+
+
+def add_ratios(rows):
+    """The rows with ``{key}_ratio`` to the first row (the dense model) for every ratio key."""
+    dense = rows[0]
+    return [{**row, **{f"{k}_ratio": row[k] / dense[k] for k in RATIO_KEYS}} for row in rows]
+
+
+def best_row(rows):
+    """The row with the lowest max(TF ratio, TFLite ratio) among the rows with fewer
+    parameters and MACs than the dense model (ratios below 1); None when there is none."""
+    smaller = [r for r in rows if r["params_ratio"] < 1 and r["macs_ratio"] < 1]
+    return min(smaller, key=lambda r: max(r["tf_ratio"], r["tflite_ratio"]), default=None)
+
+
+def meets_target(row, limit=TARGET):
+    """Whether a row is smaller than the dense model and at most ``limit`` times its time."""
+    smaller = row["params_ratio"] < 1 and row["macs_ratio"] < 1
+    return smaller and max(row["tf_ratio"], row["tflite_ratio"]) <= limit
+
+
+def time_inference(infers, rounds, repeat):
+    """Median ``predict_on_batch`` time (ms) of each model, alternating over ``rounds``."""
+    for infer in infers.values():
+        infer(), infer()  # trace and warm up
+    samples = {key: [] for key in infers}
+    for _ in range(rounds):
+        for key, infer in infers.items():
+            samples[key].append(median_ms(infer, repeat=repeat, warmup=0))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _build(name, kwargs, size, batch, path):
+    """Builds ``name``, converts it to ``path``; returns its inference call and its row."""
+    model = models.get_model(
+        name, input_shape=(size, size, 3), classifier_activation=None, **kwargs
+    )
+    export.to_tflite(model, path)
+    x = np.random.default_rng(0).normal(size=(batch, size, size, 3)).astype("float32")
+    row = {"params": profiling.count_params(model), "macs": profiling.count_flops(model)}
+    return (lambda: model.predict_on_batch(x)), row
+
+
+def measure(family, size, batch, rounds, repeat):
+    """The rows of one family (dense first), with times and ratios."""
+    infers, rows, files = {}, {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for index, (layout, threshold, name, kwargs) in enumerate(variants(family)):
+            files[index] = pathlib.Path(tmp) / f"{index}.tflite"
+            infers[index], row = _build(name, kwargs, size, batch, files[index])
+            rows[index] = {"layout": layout, "threshold": threshold, **row}
+            print(f"built and converted {name} {layout} mgic_min_width={threshold}", flush=True)
+        tf_ms = time_inference(infers, rounds, repeat)
+        tflite_ms = time_tflite(files, THREADS, size, rounds)
+    del infers
+    keras.backend.clear_session()
+    for index, row in rows.items():
+        row.update(tf=tf_ms[index], tflite=tflite_ms[index])
+    return add_ratios(list(rows.values()))
+
+
+def _threshold(row):
+    if row["layout"] == "dense":
+        return "–"
+    return "None (all MGIC)" if row["threshold"] is None else str(row["threshold"])
+
+
+def _count(n):
+    return f"{n / 1e9:.2f}G" if n >= 1e9 else f"{n / 1e6:.1f}M"
+
+
+def table(rows):
+    header = ["model", "mgic_min_width", "params", "MACs", "TF ms", "TFLite ms"]
+    header += [f"{k} / dense" for k in ("params", "MACs", "TF", "TFLite")]
+    cells = [
+        (
+            "dense" if row["layout"] == "dense" else f"MGIC ({row['layout']})",
+            _threshold(row),
+            f"{row['params'] / 1e6:.2f}M",
+            _count(row["macs"]),
+            f"{row['tf']:.1f}",
+            f"{row['tflite']:.1f}",
+            *(f"{row[f'{k}_ratio']:.2f}" for k in RATIO_KEYS),
+        )
+        for row in rows
+    ]
+    return markdown_table(header, cells)
+
+
+def best_line(family, rows):
+    label = FAMILIES[family]["label"]
+    row = best_row(rows)
+    if row is None:
+        return f"- {label}: no hybrid has fewer parameters and MACs than the dense model."
+    met = "met" if meets_target(row) else "**not met**"
+    return (
+        f"- {label}: best mgic_min_width = {_threshold(row)} (coarsening {row['layout']}): "
+        f"TF {row['tf_ratio']:.2f}, TFLite {row['tflite_ratio']:.2f}, params "
+        f"{row['params_ratio']:.2f}, MACs {row['macs_ratio']:.2f} of the dense model; "
+        f"target {met}."
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser.add_argument("--models", nargs="+", choices=sorted(FAMILIES), default=list(FAMILIES))
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args(argv)
+    env = environment()
+    runtime = export.interpreter_class().__module__.split(".")[0]
+    print(env, f"runtime: {runtime}")
+    rounds, repeat = (1, 1) if args.quick else (3, 3)
+    sections, best = [], []
+    for family in args.models:
+        rows = measure(family, args.size, args.batch, rounds, repeat)
+        sections.append(f"{FAMILIES[family]['label']}:\n\n{table(rows)}")
+        best.append(best_line(family, rows))
+        print(sections[-1], best[-1], sep="\n\n", flush=True)
+    print(TARGETS)
+    if args.write:
+        text = (
+            "## Hybrid MGIC: mgic_min_width keeps narrow blocks dense\n\n"
+            f"`python benchmarks/hybrid.py {' '.join(sys.argv[1:])}` ({args.size}x{args.size}x3, "
+            f"1000 classes, random weights; blocks whose output is narrower than "
+            f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
+            f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "
+            f"TFLite: float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, "
+            f"median over {rounds} alternating rounds of the median of 10 invokes).\n{env}\n\n"
+            + "\n\n".join(sections)
+            + "\n\nBest threshold per model (lowest max(TF ratio, TFLite ratio) among the "
+            "rows with fewer parameters and MACs than the dense model):\n\n"
+            + "\n".join(best)
+            + f"\n\n{TARGETS}"
+        )
+        write_section("hybrid", text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""MGIC-WRN-28-10 vs WRN-28-10: training step, inference and TFLite latency, side by side.
+
+Usage: python benchmarks/wide_resnet.py [--write] [--quick] [--batch 32]
+       [--depth 28] [--widen-factor 10]
+
+Both Wide ResNets come from the same builder (MGIC on / off; s_g = 16, s_c = 32) and run in
+one process on the same random CIFAR-shaped batch: the median time of one ``train_on_batch``
+step (SGD, momentum 0.9) and of one ``predict_on_batch`` call (``resnet56.prepare`` and
+``resnet56.time_interleaved``: the models alternate over rounds), and the float32 TFLite
+latency at batch 1 with 2 threads (``keras_mgic.export.to_tflite``, XNNPACK; the models
+alternate over rounds). Prints the parameters and MACs, and the ratios MGIC / dense
+(targets: every time ratio at most 0.5, aim 0.35; parameters ratio at most 0.2).
+"""
+
+import argparse
+import functools
+import pathlib
+import sys
+import tempfile
+
+import keras
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import environment, markdown_table, write_section  # noqa: E402
+from resnet56 import prepare, time_interleaved  # noqa: E402
+from tflite_latency import _time as time_tflite  # noqa: E402
+
+from keras_mgic import export, models  # noqa: E402
+
+SIZE = 32
+CLASSES = 10
+THREADS = 2
+TARGETS = (
+    "Targets: train step, inference and TFLite ratios MGIC / dense at most 0.5 (aim 0.35); "
+    "parameters ratio at most 0.2."
+)
+
+
+def model_names(depth, widen_factor):
+    """The registry names of the dense and MGIC WRN-``depth``-``widen_factor``.
+
+    A variant that is not a named one (e.g. WRN-10-2 for a smoke run) is added to
+    ``keras_mgic.models.MODELS`` for this process, so ``prepare`` builds it by name.
+    """
+    dense = f"wide_resnet{depth}_{widen_factor}"
+    if dense not in models.MODELS:
+        for mgic, name in ((False, dense), (True, f"mgic_{dense}")):
+            models.MODELS[name] = functools.partial(
+                models.WideResNet, depth, widen_factor, mgic=mgic
+            )
+    return {"dense": dense, "mgic": f"mgic_{dense}"}
+
+
+def convert(names, tmp):
+    """Converts each model once (float32); returns ``{key: path}``."""
+    files = {}
+    for key, name in names.items():
+        model = models.get_model(
+            name, input_shape=(SIZE, SIZE, 3), classes=CLASSES, classifier_activation=None
+        )
+        files[key] = pathlib.Path(tmp) / f"{key}.tflite"
+        export.to_tflite(model, files[key])
+        print(f"converted {name}: {files[key].stat().st_size / 1e6:.1f} MB", flush=True)
+        del model
+        keras.backend.clear_session()
+    return files
+
+
+def measure(names, batch, rounds, repeat):
+    """TFLite latencies, then the TensorFlow train / inference times, of both models."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = convert(names, tmp)
+        tflite = time_tflite(files, THREADS, SIZE, rounds)
+    prepared = {key: prepare(name, batch, classes=CLASSES) for key, name in names.items()}
+    results = time_interleaved(prepared, rounds=rounds, repeat=repeat)
+    for key, ms in tflite.items():
+        results[key]["tflite"] = ms
+    return results
+
+
+def table(results, labels):
+    dense, mgic = results["dense"], results["mgic"]
+    rows = [
+        (
+            labels[key],
+            f"{r['params'] / 1e6:.2f}M",
+            f"{r['flops'] / 1e9:.2f}G" if r["flops"] >= 1e9 else f"{r['flops'] / 1e6:.1f}M",
+            f"{r['train']:.0f}",
+            f"{r['infer']:.0f}",
+            f"{r['tflite']:.1f}",
+        )
+        for key, r in results.items()
+    ]
+    ratios = [f"{mgic[k] / dense[k]:.2f}" for k in ("params", "flops", "train", "infer", "tflite")]
+    rows.append(("ratio MGIC / dense", *ratios))
+    return markdown_table(
+        ["model", "params", "MACs", "train step ms", "inference ms", "TFLite ms"], rows
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--depth", type=int, default=28)
+    parser.add_argument("--widen-factor", type=int, default=10)
+    args = parser.parse_args(argv)
+    env = environment()
+    runtime = export.interpreter_class().__module__.split(".")[0]
+    print(env, f"runtime: {runtime}")
+    rounds, repeat = (1, 1) if args.quick else (3, 2)
+    variant = f"WRN-{args.depth}-{args.widen_factor}"
+    labels = {"dense": variant, "mgic": f"MGIC-{variant} (16/32)"}
+    results = measure(model_names(args.depth, args.widen_factor), args.batch, rounds, repeat)
+    print("dense", results["dense"], "\nmgic", results["mgic"], flush=True)
+    text = table(results, labels)
+    print(text)
+    print(TARGETS)
+    if args.write:
+        body = (
+            f"## Wide ResNet: MGIC-{variant} vs {variant}\n\n"
+            f"`python benchmarks/wide_resnet.py {' '.join(sys.argv[1:])}` "
+            f"({SIZE}x{SIZE}x3, {CLASSES} classes; TensorFlow: batch {args.batch}, median over "
+            f"{rounds} alternating rounds of the median of {repeat} `train_on_batch` / "
+            f"`predict_on_batch` calls, after warm-up; TFLite: float32, batch 1, {THREADS} "
+            f"threads, {runtime} interpreter with XNNPACK, median over {rounds} alternating "
+            f"rounds of the median of 10 invokes).\n{env}\n\n{text}\n\n{TARGETS}"
+        )
+        write_section("wide_resnet", body)
+
+
+if __name__ == "__main__":
+    main()
