@@ -7,6 +7,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
+from small_models import LOOP_NAMES
 
 from keras_mgic import models
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
@@ -73,7 +74,7 @@ def test_weights_must_be_an_existing_file(weights):
 # ------------------------------------------------------------- keras.applications-style calls
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", LOOP_NAMES)
 def test_feature_extractor_on_an_input_tensor(name):
     """``include_top=False, weights=None, input_tensor=..., pooling="avg"``, the usual
     transfer-learning call, with layers before the input tensor."""

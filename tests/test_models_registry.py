@@ -6,7 +6,7 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
-from small_models import CLASSES, SIZE, small_model_kwargs
+from small_models import CLASSES, LOOP_NAMES, SIZE, small_model_kwargs
 
 from keras_mgic import models
 
@@ -34,7 +34,7 @@ def test_registry_has_all_sixteen_builders_in_pairs():
             assert name[len("mgic_") :] in models.MODELS
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", LOOP_NAMES)
 def test_builder_forward_and_gradients(name):
     model = _build(name)
     assert model.output_shape == (None, CLASSES)
@@ -74,7 +74,7 @@ def _feature_size(name):
     return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", LOOP_NAMES)
 def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
     size = _feature_size(name)
