@@ -35,8 +35,8 @@ demo: $(DEMO_STAMP)
 # The full suite on TensorFlow (it includes the cross-backend .keras test), then the
 # `backends` subset (layers, builders, fit, save/load) on JAX and on PyTorch.
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "not slow"
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 --dist loadgroup -q -m "backends and not slow"
+	$(BIN)/python -m pytest -n 2 -q -m "not slow"
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q -m "backends and not slow"
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m "backends and not slow"
 
 test-slow: $(TEST_STAMP)

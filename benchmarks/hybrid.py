@@ -179,29 +179,29 @@ def main(argv=None):
     runtime = export.interpreter_class().__module__.split(".")[0]
     print(env, f"runtime: {runtime}")
     rounds, repeat = (1, 1) if args.quick else (3, 3)
-    sections, best = [], []
     for family in args.models:
         rows = measure(family, args.size, args.batch, rounds, repeat)
-        sections.append(f"{FAMILIES[family]['label']}:\n\n{table(rows)}")
-        best.append(best_line(family, rows))
-        print(sections[-1], best[-1], sep="\n\n", flush=True)
-    print(TARGETS)
-    if args.write:
-        text = (
-            "## Hybrid MGIC: mgic_min_width keeps narrow blocks dense\n\n"
-            f"`python benchmarks/hybrid.py {' '.join(sys.argv[1:])}` ({args.size}x{args.size}x3, "
-            f"1000 classes, random weights; blocks whose output is narrower than "
-            f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
-            f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "
-            f"TFLite: float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, "
-            f"median over {rounds} alternating rounds of the median of 10 invokes).\n{env}\n\n"
-            + "\n\n".join(sections)
-            + "\n\nBest threshold per model (lowest max(TF ratio, TFLite ratio) among the "
-            "rows with fewer parameters and MACs than the dense model):\n\n"
-            + "\n".join(best)
-            + f"\n\n{TARGETS}"
-        )
-        write_section("hybrid", text)
+        print(table(rows), best_line(family, rows), TARGETS, sep="\n\n", flush=True)
+        if args.write:
+            write_section(f"hybrid_{family}", _section(args, family, rows, env, runtime))
+
+
+def _section(args, family, rows, env, runtime):
+    """The BENCHMARKS.md section of one family (each family has its own, so that
+    ``--models`` reruns one without touching the other)."""
+    rounds, repeat = (1, 1) if args.quick else (3, 3)
+    return (
+        f"## Hybrid MGIC-{FAMILIES[family]['label']}: mgic_min_width keeps narrow blocks dense\n\n"
+        f"`python benchmarks/hybrid.py {' '.join(sys.argv[1:])}` ({args.size}x{args.size}x3, "
+        f"1000 classes, random weights; blocks whose output is narrower than "
+        f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
+        f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "
+        f"TFLite: float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, "
+        f"median over {rounds} alternating rounds of the median of 10 invokes).\n{env}\n\n"
+        f"{table(rows)}\n\nBest threshold (lowest max(TF ratio, TFLite ratio) among the rows "
+        f"with fewer parameters and MACs than the dense model):\n\n{best_line(family, rows)}"
+        f"\n\n{TARGETS}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,6 @@ import pytest
 
 from keras_mgic import cli, training
 
-# One worker runs this file: its module-scoped fixtures (trained models) are built once,
-# not once per worker (`make test` runs pytest-xdist with --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("cli_train")
-
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: A small run of a registered model: 2 steps an epoch on 16x16 digits.
 TINY = (

@@ -39,10 +39,6 @@ from keras_mgic.export import saved_model as export_saved_model
 from keras_mgic.export import tflite as export_tflite
 from keras_mgic.layers import ChannelTransition, GroupedConv2D, MGICBlock
 
-# One worker runs this file: its module-scoped fixtures (trained models) are built once,
-# not once per worker (`make test` runs pytest-xdist with --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("export")
-
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
 # 960 training images: 15 full batches of 64, so training traces one step function (a last

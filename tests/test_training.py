@@ -12,10 +12,6 @@ from keras_mgic import profiling, training
 from keras_mgic.models import MODELS
 from keras_mgic.training import model as training_model
 
-# One worker runs this file: its module-scoped fixtures (trained models) are built once,
-# not once per worker (`make test` runs pytest-xdist with --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("training")
-
 
 def tiny_mgic(input_shape, classes, **kwargs):
     """A small real MGIC network (one MGICBlock over 16 channels): quick to trace."""
