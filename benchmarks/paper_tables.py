@@ -100,6 +100,41 @@ ROWS = [
 ]
 
 
+#: The Wide ResNets (not in the MGIC paper) as (label, model, WRN paper's parameters in
+#: millions or None): the dense counts are those of Zagoruyko & Komodakis, "Wide Residual
+#: Networks" (2016), Table 4 (WRN-16-8 11.0M, WRN-28-10 36.5M); each MGIC twin follows its
+#: dense model. MGIC: s_g = 16, s_c = 32 (the builders' defaults).
+WIDE_ROWS = [
+    ("WRN-16-8", "wide_resnet16_8", 11.0),
+    ("MGIC-WRN-16-8", "mgic_wide_resnet16_8", None),
+    ("WRN-28-10", "wide_resnet28_10", 36.5),
+    ("MGIC-WRN-28-10", "mgic_wide_resnet28_10", None),
+]
+
+
+def wide_table():
+    """Parameters and MACs (32x32) of the Wide ResNets, MGIC over dense beside each twin."""
+    counted, cells = {}, []
+    for label, model, paper in WIDE_ROWS:
+        counted[model] = measure(Row(label, model, {}, 32, paper or 0, 0, "WRN paper"))
+        params, macs = counted[model]
+        dense = counted[model.removeprefix("mgic_")]
+        cells.append(
+            (
+                label,
+                _fmt_params(params),
+                "–"
+                if paper is None
+                else f"{paper:g}M ({_fmt_dev(deviation(params, paper * 1e6))})",
+                _fmt_macs(macs),
+                f"{params / dense[0]:.3f}",
+                f"{macs / dense[1]:.3f}",
+            )
+        )
+    header = ["model", "params", "params (WRN paper)", "MACs", "params / dense", "MACs / dense"]
+    return markdown_table(header, cells)
+
+
 # ------------------------------------------------------------------ readings of the hierarchy
 
 #: ``MGICBlock(coarsening=...)`` values, the default first, and what each reads.
@@ -368,6 +403,8 @@ def main(argv=None):
     trends = trend_lines(results)
     print(table)
     print("\n".join(trends))
+    wide = wide_table()
+    print(wide)
     what_if = ""
     if not args.no_what_if:
         what_if = what_if_table(list(COARSENINGS))
@@ -389,6 +426,10 @@ def main(argv=None):
         "Trends:\n",
         "\n".join(trends) + "\n",
         NOTES,
+        "### Wide ResNets (CIFAR, 32x32)\n",
+        "Not in the MGIC paper; the dense parameter counts are the Wide ResNet paper's "
+        "(Zagoruyko & Komodakis 2016, Table 4). MGIC twins: s_g = 16, s_c = 32.\n",
+        wide + "\n",
     ]
     if what_if:
         text += [
