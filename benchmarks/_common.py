@@ -63,3 +63,23 @@ def write_section(name, markdown, path=BENCHMARKS_MD):
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text)
     print(f"wrote section {name!r} of {path}")
+
+
+def interleaved_ms(fns, rounds, repeat):
+    """Median ms of each ``fns[key]()`` after two warm-up calls each (tracing), the functions
+    alternating over ``rounds`` rounds of ``repeat`` calls, so that a load change on a shared
+    machine hits them all alike."""
+    for fn in fns.values():
+        fn(), fn()
+    samples = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            samples[key].append(median_ms(fn, repeat=repeat, warmup=0))
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def tflite_runtime():
+    """The top-level module of the TFLite interpreter ``keras_mgic.export`` uses."""
+    from keras_mgic import export
+
+    return export.interpreter_class().__module__.split(".")[0]

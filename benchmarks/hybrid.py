@@ -16,7 +16,6 @@ parameters and MACs than the dense model (target: both ratios at most 0.8).
 
 import argparse
 import pathlib
-import statistics
 import sys
 import tempfile
 
@@ -24,7 +23,7 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+from _common import environment, interleaved_ms, markdown_table, tflite_runtime, write_section  # noqa: E402
 from tflite_latency import _time as time_tflite  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
@@ -85,17 +84,6 @@ def meets_target(row, limit=TARGET):
     return smaller and max(row["tf_ratio"], row["tflite_ratio"]) <= limit
 
 
-def time_inference(infers, rounds, repeat):
-    """Median ``predict_on_batch`` time (ms) of each model, alternating over ``rounds``."""
-    for infer in infers.values():
-        infer(), infer()  # trace and warm up
-    samples = {key: [] for key in infers}
-    for _ in range(rounds):
-        for key, infer in infers.items():
-            samples[key].append(median_ms(infer, repeat=repeat, warmup=0))
-    return {key: statistics.median(values) for key, values in samples.items()}
-
-
 def _build(name, kwargs, size, batch, path):
     """Builds ``name``, converts it to ``path``; returns its inference call and its row."""
     model = models.get_model(
@@ -116,7 +104,7 @@ def measure(family, size, batch, rounds, repeat):
             infers[index], row = _build(name, kwargs, size, batch, files[index])
             rows[index] = {"layout": layout, "threshold": threshold, **row}
             print(f"built and converted {name} {layout} mgic_min_width={threshold}", flush=True)
-        tf_ms = time_inference(infers, rounds, repeat)
+        tf_ms = interleaved_ms(infers, rounds, repeat)
         tflite_ms = time_tflite(files, THREADS, size, rounds)
     del infers
     keras.backend.clear_session()
@@ -176,17 +164,19 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args(argv)
     env = environment()
-    runtime = export.interpreter_class().__module__.split(".")[0]
+    runtime = tflite_runtime()
     print(env, f"runtime: {runtime}")
     rounds, repeat = (1, 1) if args.quick else (3, 3)
     for family in args.models:
         rows = measure(family, args.size, args.batch, rounds, repeat)
         print(table(rows), best_line(family, rows), TARGETS, sep="\n\n", flush=True)
         if args.write:
-            write_section(f"hybrid_{family}", _section(args, family, rows, env, runtime))
+            write_section(
+                f"hybrid_{family}", _section(args, family, rows, env, runtime, rounds, repeat)
+            )
 
 
-def _section(args, family, rows, env, runtime):
+def _section(args, family, rows, env, runtime, rounds, repeat):
     """The BENCHMARKS.md section of one family (each family has its own, so that
     ``--models`` reruns one without touching the other)."""
     rounds, repeat = (1, 1) if args.quick else (3, 3)

@@ -21,7 +21,7 @@ import tempfile
 import keras
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, write_section  # noqa: E402
+from _common import environment, markdown_table, tflite_runtime, write_section  # noqa: E402
 from resnet56 import prepare, time_interleaved  # noqa: E402
 from tflite_latency import _time as time_tflite  # noqa: E402
 
@@ -107,7 +107,7 @@ def main(argv=None):
     parser.add_argument("--widen-factor", type=int, default=10)
     args = parser.parse_args(argv)
     env = environment()
-    runtime = export.interpreter_class().__module__.split(".")[0]
+    runtime = tflite_runtime()
     print(env, f"runtime: {runtime}")
     rounds, repeat = (1, 1) if args.quick else (3, 2)
     variant = f"WRN-{args.depth}-{args.widen_factor}"
