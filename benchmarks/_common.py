@@ -65,16 +65,18 @@ def write_section(name, markdown, path=BENCHMARKS_MD):
     print(f"wrote section {name!r} of {path}")
 
 
-def interleaved_ms(fns, rounds, repeat):
-    """Median ms of each ``fns[key]()`` after two warm-up calls each (tracing), the functions
-    alternating over ``rounds`` rounds of ``repeat`` calls, so that a load change on a shared
-    machine hits them all alike."""
+def interleaved_ms(fns, rounds, repeat, warmup=2):
+    """Median ms of each ``fns[key]()`` after ``warmup`` calls each (tracing, compilation),
+    the functions alternating over ``rounds`` rounds of ``repeat`` calls (an int, or a
+    ``{key: calls}`` mapping), so that a load change on a shared machine hits them all alike."""
     for fn in fns.values():
-        fn(), fn()
+        for _ in range(warmup):
+            fn()
+    repeats = repeat if isinstance(repeat, dict) else dict.fromkeys(fns, repeat)
     samples = {key: [] for key in fns}
     for _ in range(rounds):
         for key, fn in fns.items():
-            samples[key].append(median_ms(fn, repeat=repeat, warmup=0))
+            samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0))
     return {key: statistics.median(values) for key, values in samples.items()}
 
 

@@ -25,14 +25,13 @@ import importlib.util
 import json
 import os
 import pathlib
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import REPO, environment, markdown_table, median_ms, write_section  # noqa: E402
+from _common import REPO, environment, interleaved_ms, markdown_table, write_section  # noqa: E402
 
 SCRIPT = pathlib.Path(__file__).resolve()
 BACKENDS = ("tensorflow", "tflite", "jax", "torch")
@@ -151,15 +150,11 @@ def _repeat(fn, target_s):
 
 def time_interleaved(fns, rounds, target_s):
     """Median ms of each ``fns[key]()``, the functions alternating over ``rounds`` rounds
-    (two warm-up calls each first: tracing, JAX compilation)."""
+    of about ``target_s`` each (two warm-up calls each first: tracing, JAX compilation)."""
     for fn in fns.values():
         fn(), fn()
     repeats = {key: _repeat(fn, target_s) for key, fn in fns.items()}
-    samples = {key: [] for key in fns}
-    for _ in range(rounds):
-        for key, fn in fns.items():
-            samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0))
-    return {key: statistics.median(values) for key, values in samples.items()}
+    return interleaved_ms(fns, rounds, repeats, warmup=0)
 
 
 def _models(args, size, width):

@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+from _common import environment, markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
 
 from keras_mgic import data, export  # noqa: E402
 from keras_mgic import ops as mgic_ops  # noqa: E402
@@ -153,7 +153,7 @@ def main():
         litert = f"ai-edge-litert {importlib.metadata.version('ai-edge-litert')}"
     except importlib.metadata.PackageNotFoundError:
         litert = "ai-edge-litert not installed"
-    runtime = export.interpreter_class().__module__.split(".")[0]
+    runtime = tflite_runtime()
     header = f"{environment()}, {litert}; TFLite runtime: {runtime}"
     print(header)
 

@@ -9,14 +9,13 @@ on the same random CIFAR-shaped batch: the median time of one ``train_on_batch``
 """
 
 import argparse
-import statistics
 import sys
 
 import keras
 import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+from _common import environment, interleaved_ms, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models, profiling  # noqa: E402
 
@@ -45,20 +44,13 @@ def prepare(name, batch, jit_compile=False, input_size=32, **kwargs):
 def time_interleaved(prepared, rounds, repeat):
     """Median times of every (train, infer) pair, measured in alternating rounds so that a
     load change on a shared machine hits all models alike."""
-    samples = {key: {"train": [], "infer": []} for key in prepared}
-    for train, infer, _ in prepared.values():
-        train(), train(), infer(), infer()  # trace and warm up
-    for _ in range(rounds):
-        for key, (train, infer, _) in prepared.items():
-            samples[key]["train"].append(median_ms(train, repeat=repeat, warmup=0))
-            samples[key]["infer"].append(median_ms(infer, repeat=repeat, warmup=0))
+    fns = {}
+    for key, (train, infer, _) in prepared.items():
+        fns[key, "train"], fns[key, "infer"] = train, infer
+    ms = interleaved_ms(fns, rounds, repeat)
     return {
-        key: {
-            **prepared[key][2],
-            "train": statistics.median(s["train"]),
-            "infer": statistics.median(s["infer"]),
-        }
-        for key, s in samples.items()
+        key: {**info, "train": ms[key, "train"], "infer": ms[key, "infer"]}
+        for key, (_, _, info) in prepared.items()
     }
 
 

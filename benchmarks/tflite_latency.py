@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+from _common import environment, markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
 
@@ -112,7 +112,7 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args(argv)
     env = environment()
-    runtime = export.interpreter_class().__module__.split(".")[0]
+    runtime = tflite_runtime()
     print(env, f"runtime: {runtime}")
     rounds = 2 if args.quick else 5
     with tempfile.TemporaryDirectory() as tmp:

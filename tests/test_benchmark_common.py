@@ -1,0 +1,44 @@
+"""The interleaved timing helper of benchmarks/_common.py (counts calls, no real timing)."""
+
+import pathlib
+import runpy
+
+import pytest
+
+SCRIPT = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "_common.py"
+
+
+@pytest.fixture(scope="module")
+def common():
+    return runpy.run_path(str(SCRIPT))
+
+
+def _counters(keys, order):
+    calls = dict.fromkeys(keys, 0)
+
+    def make(key):
+        def fn():
+            calls[key] += 1
+            order.append(key)
+
+        return fn
+
+    return calls, {key: make(key) for key in keys}
+
+
+def test_interleaved_ms_calls_each_function_warmup_plus_rounds_times_repeat(common):
+    order = []
+    calls, fns = _counters(["dense", "mgic"], order)
+    ms = common["interleaved_ms"](fns, rounds=3, repeat=2)
+    assert calls == {"dense": 2 + 3 * 2, "mgic": 2 + 3 * 2}
+    assert set(ms) == {"dense", "mgic"} and all(value >= 0 for value in ms.values())
+    # After the warm-up the functions alternate: dense, dense, mgic, mgic, dense, ...
+    assert order[4:] == (["dense"] * 2 + ["mgic"] * 2) * 3
+
+
+def test_interleaved_ms_takes_repeats_per_key_and_no_warmup(common):
+    order = []
+    calls, fns = _counters(["a", "b"], order)
+    common["interleaved_ms"](fns, rounds=2, repeat={"a": 1, "b": 4}, warmup=0)
+    assert calls == {"a": 2, "b": 8}
+    assert order == ["a", "b", "b", "b", "b"] * 2
