@@ -23,10 +23,20 @@ def environment():
     try:
         import tensorflow as tf
 
-        parts.append(f"tensorflow {tf.__version__}")
+        parts.append(f"tensorflow {tf.__version__} ({_tensorflow_cpu_kernels()})")
     except ImportError:
         pass
     return ", ".join(parts)
+
+
+def _tensorflow_cpu_kernels():
+    """Whether TensorFlow runs its CPU convolutions through oneDNN, which decides how fast
+    grouped convolutions and their gradients are. TensorFlow turns oneDNN on by default on
+    CPUs with AVX-512 VNNI, BF16 or AMX; ``TF_ENABLE_ONEDNN_OPTS=0`` / ``1`` overrides it.
+    Without it, grouped-convolution gradients take ``keras_mgic.ops``' portable lowering."""
+    from keras_mgic import ops
+
+    return "oneDNN" if ops._tensorflow_has_grouped_gradients() else "no oneDNN"
 
 
 def median_ms(fn, repeat=10, warmup=2):
@@ -85,3 +95,30 @@ def tflite_runtime():
     from keras_mgic import export
 
     return export.interpreter_class().__module__.split(".")[0]
+
+
+def section_name(base):
+    """``base``, or ``base + "_no_onednn"`` when TensorFlow runs without oneDNN here: the two
+    kernel sets time grouped convolutions differently, so each keeps its own section."""
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return base
+    return base if _tensorflow_cpu_kernels() == "oneDNN" else f"{base}_no_onednn"
+
+
+def command(argv=None):
+    """The command line that ran this script, as ``python benchmarks/NAME.py ARGS``, with the
+    ``TF_ENABLE_ONEDNN_OPTS`` setting in front when one was given."""
+    import sys
+
+    argv = sys.argv if argv is None else argv
+    script = pathlib.Path(argv[0]).name
+    setting = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    prefix = f"TF_ENABLE_ONEDNN_OPTS={setting} " if setting is not None else ""
+    return " ".join([f"{prefix}python benchmarks/{script}", *argv[1:]])
+
+
+def section_title(title):
+    """``title``, marked when TensorFlow runs without oneDNN here (see ``section_name``)."""
+    return title if section_name("") == "" else f"{title} (TensorFlow without oneDNN)"

@@ -31,7 +31,16 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import REPO, environment, interleaved_ms, markdown_table, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    command,
+    environment,
+    interleaved_ms,
+    markdown_table,
+    section_name,
+    section_title,
+    write_section,
+)
 
 SCRIPT = pathlib.Path(__file__).resolve()
 BACKENDS = ("tensorflow", "tflite", "jax", "torch")
@@ -381,19 +390,20 @@ def report(args, results):
 
 
 def _write(args, env_lines, tables, results):
-    plot(results, args.sizes, args.widths, REPO / "docs" / "crossover.png")
+    section = section_name("crossover")
+    plot(results, args.sizes, args.widths, REPO / "docs" / f"{section}.png")
     rounds = 2 if args.quick else 5
     text = (
-        "## One block, MGIC / dense time against width, per backend\n\n"
-        f"`python benchmarks/crossover.py {' '.join(sys.argv[1:])}` (batch {args.batch}; "
+        f"## {section_title('One block, MGIC / dense time against width, per backend')}\n\n"
+        f"`{command()}` (batch {args.batch}; "
         f"MGICBlock group size {args.group_size}, coarsest size {args.coarsest_size}, vs "
         "ResidualBlock(width); `train_on_batch` and `predict_on_batch` of Input -> block, SGD "
         f"+ mse; TFLite float32 batch 1, {TFLITE_THREADS} threads; median over {rounds} "
         "alternating rounds after warm-up).\n"
         + "\n".join(env_lines)
-        + f"\n\n{tables}\n\n![crossover](docs/crossover.png)"
+        + f"\n\n{tables}\n\n![crossover](docs/{section}.png)"
     )
-    write_section("crossover", text)
+    write_section(section, text)
 
 
 def parse_args(argv):

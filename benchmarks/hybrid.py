@@ -23,7 +23,16 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, interleaved_ms, markdown_table, tflite_runtime, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    command,
+    environment,
+    interleaved_ms,
+    markdown_table,
+    section_name,
+    section_title,
+    tflite_runtime,
+    write_section,
+)
 from tflite_latency import _time as time_tflite  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
@@ -172,17 +181,18 @@ def main(argv=None):
         print(table(rows), best_line(family, rows), TARGETS, sep="\n\n", flush=True)
         if args.write:
             write_section(
-                f"hybrid_{family}", _section(args, family, rows, env, runtime, rounds, repeat)
+                section_name(f"hybrid_{family}"),
+                _section(args, family, rows, env, runtime, rounds, repeat),
             )
 
 
 def _section(args, family, rows, env, runtime, rounds, repeat):
     """The BENCHMARKS.md section of one family (each family has its own, so that
     ``--models`` reruns one without touching the other)."""
-    rounds, repeat = (1, 1) if args.quick else (3, 3)
+    label = FAMILIES[family]["label"]
     return (
-        f"## Hybrid MGIC-{FAMILIES[family]['label']}: mgic_min_width keeps narrow blocks dense\n\n"
-        f"`python benchmarks/hybrid.py {' '.join(sys.argv[1:])}` ({args.size}x{args.size}x3, "
+        f"## {section_title(f'Hybrid MGIC-{label}: mgic_min_width keeps narrow blocks dense')}\n\n"
+        f"`{command()}` ({args.size}x{args.size}x3, "
         f"1000 classes, random weights; blocks whose output is narrower than "
         f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
         f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "

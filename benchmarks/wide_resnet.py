@@ -21,7 +21,15 @@ import tempfile
 import keras
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, tflite_runtime, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    command,
+    environment,
+    markdown_table,
+    section_name,
+    section_title,
+    tflite_runtime,
+    write_section,
+)
 from resnet56 import prepare, time_interleaved  # noqa: E402
 from tflite_latency import _time as time_tflite  # noqa: E402
 
@@ -119,15 +127,15 @@ def main(argv=None):
     print(TARGETS)
     if args.write:
         body = (
-            f"## Wide ResNet: MGIC-{variant} vs {variant}\n\n"
-            f"`python benchmarks/wide_resnet.py {' '.join(sys.argv[1:])}` "
+            f"## {section_title(f'Wide ResNet: MGIC-{variant} vs {variant}')}\n\n"
+            f"`{command()}` "
             f"({SIZE}x{SIZE}x3, {CLASSES} classes; TensorFlow: batch {args.batch}, median over "
             f"{rounds} alternating rounds of the median of {repeat} `train_on_batch` / "
             f"`predict_on_batch` calls, after warm-up; TFLite: float32, batch 1, {THREADS} "
             f"threads, {runtime} interpreter with XNNPACK, median over {rounds} alternating "
             f"rounds of the median of 10 invokes).\n{env}\n\n{text}\n\n{TARGETS}"
         )
-        write_section("wide_resnet", body)
+        write_section(section_name("wide_resnet"), body)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ blocks (group size 16, coarsest size 32) against one dense ``PreActResidualBlock
 MACs, so the mean of the three ratios is what a whole-MGIC network can reach.
 
 Then, for the grouped 3x3 convolutions of those levels (16 channels per group), it times
-the lowerings of one grouped convolution TensorFlow offers without oneDNN: ``native`` (one
-grouped ``Conv2D``, the forward pass ``keras_mgic.ops.grouped_conv2d`` runs), ``split``
+lowerings of one grouped convolution: ``native`` (``keras_mgic.ops.grouped_conv2d``: one
+grouped ``Conv2D``, with TensorFlow's gradients under oneDNN, else the portable ones), ``split``
 (per-group dense convolutions and a concat), ``patches`` (``extract_patches`` and a batched
 matmul) and ``taps`` (nine shifted slices times a grouped ``einsum``), and the dense 3x3
 convolution of the same width; forward times are per convolution over a chain of five.
@@ -26,13 +26,23 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, interleaved_ms, markdown_table, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    command,
+    environment,
+    interleaved_ms,
+    markdown_table,
+    section_name,
+    section_title,
+    write_section,
+)
 
+from keras_mgic import ops  # noqa: E402
 from keras_mgic.layers import MGICBlock, PreActResidualBlock  # noqa: E402
 
 STAGES = [(32, 160), (16, 320), (8, 640)]  # (image size, width) of WRN-28-10's stages
 LOWERING_CASES = [(32, 160), (32, 80), (16, 320), (16, 160), (8, 640), (8, 320)]
 GROUP_SIZE, COARSEST_SIZE, CHAIN = 16, 32, 5
+TITLE = "Wide ResNet stages: where MGIC-WRN-28-10's TensorFlow time goes"
 
 
 def _random(shape, scale=1.0, seed=0):
@@ -73,7 +83,9 @@ def stage_rows(batch, rounds, repeat):
 
 
 def native(x, w):
-    return tf.nn.conv2d(x, w, 1, "SAME")
+    """What ``keras_mgic`` runs: TensorFlow's grouped ``Conv2D`` (gradients from the portable
+    lowering when TensorFlow runs without oneDNN, which has no grouped gradients)."""
+    return ops.grouped_conv2d(x, w, padding="same")
 
 
 def split(x, w):
@@ -171,8 +183,8 @@ def main(argv=None):
     print(stage_table, "\n\n" + lowering_table)
     if args.write:
         body = (
-            "## Wide ResNet stages: where MGIC-WRN-28-10's TensorFlow time goes\n\n"
-            f"`python benchmarks/wide_resnet_stages.py {' '.join(sys.argv[1:])}` (batch "
+            f"## {section_title(TITLE)}\n\n"
+            f"`{command()}` (batch "
             f"{args.batch}; median over {rounds} alternating rounds of the median of {repeat} "
             f"calls, after warm-up; group size {GROUP_SIZE}, coarsest size {COARSEST_SIZE}).\n"
             f"{env}\n\n{stage_table}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} channels per "
@@ -180,7 +192,7 @@ def main(argv=None):
             f"per convolution, over a chain of {CHAIN}; train: input and weight gradients):"
             f"\n\n{lowering_table}"
         )
-        write_section("wide_resnet_stages", body)
+        write_section(section_name("wide_resnet_stages"), body)
 
 
 if __name__ == "__main__":

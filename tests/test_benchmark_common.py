@@ -42,3 +42,24 @@ def test_interleaved_ms_takes_repeats_per_key_and_no_warmup(common):
     common["interleaved_ms"](fns, rounds=2, repeat={"a": 1, "b": 4}, warmup=0)
     assert calls == {"a": 2, "b": 8}
     assert order == ["a", "b", "b", "b", "b"] * 2
+
+
+def test_command_names_the_script_its_arguments_and_the_onednn_setting(common, monkeypatch):
+    argv = ["/somewhere/benchmarks/wide_resnet.py", "--write", "--batch", "8"]
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    assert common["command"](argv) == "python benchmarks/wide_resnet.py --write --batch 8"
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert common["command"](argv[:2]) == (
+        "TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/wide_resnet.py --write"
+    )
+
+
+def test_sections_and_titles_follow_the_tensorflow_kernels(common, monkeypatch):
+    from keras_mgic import ops
+
+    with_onednn = ops._tensorflow_has_grouped_gradients()
+    suffix = "" if with_onednn else "_no_onednn"
+    assert common["section_name"]("crossover") == f"crossover{suffix}"
+    title = common["section_title"]("Wide ResNet")
+    assert title == ("Wide ResNet" if with_onednn else "Wide ResNet (TensorFlow without oneDNN)")
+    assert ("(oneDNN)" if with_onednn else "(no oneDNN)") in common["environment"]()
