@@ -8,10 +8,10 @@ import time
 import keras
 
 from keras_mgic import compat
-from keras_mgic.training import arguments, report, run_dir
+from keras_mgic.training import arguments, report, run_dir, tasks
 from keras_mgic.training import distribute as strategies
 from keras_mgic.training.callbacks import EpochLogger
-from keras_mgic.training.model import build_model, model_name, outputs_logits, resolve_builder
+from keras_mgic.training.model import build_model, model_name, resolve_builder
 from keras_mgic.training.optimizer import make_optimizer
 from keras_mgic.training.plots import plot_learning_curves, plotting_available, read_log
 from keras_mgic.training.schedule import learning_rate_schedule
@@ -109,17 +109,22 @@ def train(
     with _dtype_policy(mixed_precision) as policy:
         keras.utils.set_random_seed(seed)
         data = _load_data(settings, strategy.num_replicas_in_sync)
+        task = tasks.task_for(data)
         is_chief, role = strategies.worker_role(strategy)
         settings["steps_per_epoch"] = _steps(data.train)
         run = run_dir.RunDir(output if is_chief else os.path.join(output, "workers", role))
         with strategy.scope():
-            net = build_model(builder, data.input_shape, data.num_classes, model_kwargs)
-            _compile(net, settings, strategy.num_replicas_in_sync)
+            shape = task.model_input_shape(data)
+            net = build_model(builder, shape, data.num_classes, model_kwargs)
+            task.check_model(net, data)
+            _compile(
+                net, settings, strategy.num_replicas_in_sync, task.compile_arguments(net, data)
+            )
         logger, fit_seconds = _fit(net, data, run, strategy, settings)
         evaluation = net.evaluate(data.test, verbose=0, return_dict=True)
-        metrics = _metrics(settings, net, data, run, evaluation, logger, strategy, policy)
+        metrics = _metrics(settings, net, data, run, evaluation, logger, strategy, policy, task)
         metrics["fit_seconds"] = fit_seconds
-        _publish(net, run, metrics, is_chief)
+        _publish(net, run, metrics, is_chief, task, data)
     return metrics
 
 
@@ -169,7 +174,7 @@ def _steps(dataset):
     return steps if steps >= 0 else sum(1 for _ in dataset)  # unknown (some TFDS mocks)
 
 
-def _compile(net, settings, replicas):
+def _compile(net, settings, replicas, loss_and_metrics):
     steps_per_epoch = settings["steps_per_epoch"]
     warmup_steps = 0
     if settings["schedule"] == "cosine":
@@ -183,9 +188,8 @@ def _compile(net, settings, replicas):
     )
     net.compile(
         optimizer=make_optimizer(schedule, settings["weight_decay"], settings["momentum"]),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(net)),
-        metrics=["accuracy"],
         jit_compile=bool(settings["jit_compile"]),
+        **loss_and_metrics,
     )
 
 
@@ -227,13 +231,13 @@ def _fit(net, data, run, strategy, settings):
     return logger, time.perf_counter() - start
 
 
-def _metrics(settings, net, data, run, evaluation, logger, strategy, policy):
+def _metrics(settings, net, data, run, evaluation, logger, strategy, policy, task):
     log = read_log(run.partial_log) if os.path.exists(run.partial_log) else {}
     replicas = strategy.num_replicas_in_sync
     metrics = {
         "model": model_name(settings["model"]),
         "dataset": data.name,
-        **report.results(net, data, log, evaluation, logger),
+        **report.results(net, data, log, evaluation, logger, task),
         "epochs": int(settings["epochs"]),
         "terminated_on_nan": bool(getattr(net, "stop_training", False))
         and logger.epochs_completed < settings["epochs"],
@@ -258,7 +262,7 @@ def _metrics(settings, net, data, run, evaluation, logger, strategy, policy):
     return {**metrics, **report.environment()}
 
 
-def _publish(net, run, metrics, is_chief):
+def _publish(net, run, metrics, is_chief, task, data):
     """Writes the final files (each atomically), ``metrics.json`` last, then drops the
     run's in-progress state."""
     written = []
@@ -271,10 +275,14 @@ def _publish(net, run, metrics, is_chief):
     png = run.path("learning_curves.png")
     if is_chief and "log.csv" in written and plotting_available():
         title = f"{metrics['model']} on {metrics['dataset']}"
-        plot_learning_curves({metrics["model"]: run.path("log.csv")}, png, title=title)
+        plot_learning_curves(
+            {metrics["model"]: run.path("log.csv")}, png, title=title, metric=task.curve_metric
+        )
         written.append("learning_curves.png")
     elif os.path.exists(png):
         os.remove(png)  # an earlier run's curves would not match this run's log
+    if is_chief:
+        written += task.write_figures(net, data, run.path)
     metrics["files"] = [*written, "metrics.json"]
     run_dir.write_json(run.path("metrics.json"), metrics)
     run.finish()
