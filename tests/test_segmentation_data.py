@@ -24,7 +24,7 @@ def _stack(dataset):
 def test_mosaic_masks_label_every_ink_pixel_with_its_digit():
     digits = load_digits()
     sources = digits.images[:50] / 16.0
-    images, masks, placements = digit_mosaics.make_mosaics(sources, digits.target[:50], 6)
+    images, masks, placements = digit_mosaics.make_mosaics(sources, digits.target[:50], 6, 64)
     assert images.dtype == masks.dtype == np.uint8 and images.shape == (6, 64, 64, 3)
     for index, mosaic in enumerate(placements):
         covered = np.zeros((64, 64), bool)
@@ -65,10 +65,10 @@ def test_load_dataset_digit_mosaics():
         11,
         255,
     )
-    assert mosaics.input_shape == (64, 64, 3) and mosaics.class_names[:2] == ("background", "0")
-    assert (mosaics.num_train, mosaics.num_test) == (16, 300)
+    assert mosaics.input_shape == (128, 128, 3) and mosaics.class_names[:2] == ("background", "0")
+    assert (mosaics.num_train, mosaics.num_test) == (16, 200)
     x, y = _stack(mosaics.train)
-    assert x.shape == (16, 64, 64, 3) and x.dtype == np.float32 and y.dtype == np.int32
+    assert x.shape == (16, 128, 128, 3) and x.dtype == np.float32 and y.dtype == np.int32
     assert set(np.unique(y)) <= set(range(11)) | {255}
     # The test pairs are the fixed test mosaics, unchanged.
     test_x, test_y = _stack(mosaics.test)

@@ -25,7 +25,7 @@ as it was. A model file that is not a ``.keras`` archive is reported as such.
 * ``digit_mosaics``: the offline segmentation set (``keras_mgic.data.digit_mosaics``),
   for segmentation models: training mosaics calibrate; the test mosaics are held out, and
   their masks give each file's mean IoU next to the Keras model's. Needs a square RGB
-  model input, or one of any size (then 64x64 mosaics).
+  model input, or one of any size (then 128x128 mosaics).
 * a folder: every ``.npy`` file in it (one input ``(H, W, C)`` or a batch ``(N, H, W, C)``
   each, already preprocessed exactly as the model expects) and every image file
   (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size,

@@ -1,6 +1,6 @@
 """``digit_mosaics``: an offline semantic segmentation set made of the bundled handwritten digits.
 
-Each mosaic is a square canvas (64x64 by default) split into 2x2 cells; a random 2 to 4 of the
+Each mosaic is a square canvas (128x128 by default) split into 2x2 cells; a random 2 to 4 of the
 cells hold one digit each (one of scikit-learn's 8x8 digits, scaled bilinearly to 60-95% of
 the cell, at a random place inside it, with a random brightness). The mask labels every ink
 pixel of a digit with the digit's class + 1 (classes 1-10) and everything else 0 (the
@@ -20,9 +20,9 @@ from keras_mgic.data.digits import digits_split_indices, sklearn_digits
 #: The data set's name, its classes (background + 10 digits) and default sizes.
 DIGIT_MOSAICS = "digit_mosaics"
 NUM_CLASSES = 11
-DEFAULT_SIZE = 64
-DEFAULT_NUM_TRAIN = 1200
-DEFAULT_NUM_TEST = 300
+DEFAULT_SIZE = 128
+DEFAULT_NUM_TRAIN = 600
+DEFAULT_NUM_TEST = 200
 #: The scaled digit's ink fraction above which a pixel is labelled with the digit.
 INK_THRESHOLD = 0.25
 #: Digit height and width as a fraction of the cell, and the digits per mosaic.
@@ -61,7 +61,7 @@ def make_mosaics(sources, labels, count, size=DEFAULT_SIZE, seed=0):
     >>> rng = np.random.default_rng(0)
     >>> images, masks, placements = make_mosaics(rng.random((5, 8, 8)), np.arange(5), 2)
     >>> images.shape, masks.shape, masks.max() <= 5
-    ((2, 64, 64, 3), (2, 64, 64), True)
+    ((2, 128, 128, 3), (2, 128, 128), True)
     """
     count = positive_int("count", count)
     size = positive_int("size", size)
@@ -118,7 +118,7 @@ def load_digit_mosaic_arrays(
     >>> (x_train, m_train), (x_test, m_test) = load_digit_mosaic_arrays(num_train=8,
     ...                                                                 num_test=4)
     >>> x_train.shape, m_test.shape, int(m_train.max()) < 11
-    ((8, 64, 64, 3), (4, 64, 64), True)
+    ((8, 128, 128, 3), (4, 128, 128), True)
     """
     digits = sklearn_digits()
     sources = digits.images.astype(np.float32) / 16.0

@@ -1,8 +1,8 @@
 """Semantic segmentation data sets: ``(images, masks)`` pipelines for ``train`` and the export.
 
 - ``"digit_mosaics"`` (offline, ``keras_mgic.data.digit_mosaics``): the bundled handwritten
-  digits on 64x64 canvases, 11 classes (background and the ten digits), 1,200 training and
-  300 test mosaics from disjoint digit images.
+  digits on 128x128 canvases, 11 classes (background and the ten digits), 600 training and
+  200 test mosaics from disjoint digit images.
 - ``"oxford_iiit_pet"`` and ``"cityscapes"`` (``keras_mgic.data.tfds_segmentation``) through
   ``tfds.load``, offline unless ``download=True``.
 
@@ -16,7 +16,7 @@ Example:
 >>> data = load_segmentation_dataset("digit_mosaics", batch_size=16, max_train_examples=32)
 >>> images, masks = next(iter(data.train))
 >>> tuple(images.shape), tuple(masks.shape), data.num_classes
-((16, 64, 64, 3), (16, 64, 64), 11)
+((16, 128, 128, 3), (16, 128, 128), 11)
 """
 
 import numpy as np
@@ -223,7 +223,7 @@ def load_segmentation_dataset(
     Args:
         name: one of ``SEGMENTATION_DATASETS``.
         batch_size: the (global) batch size.
-        image_size: the training crop's height and width (default: 64 for the digit
+        image_size: the training crop's height and width (default: 128 for the digit
             mosaics, whose canvases it also sizes; 224 for the pets; 768 for Cityscapes).
             Test images keep their size (Cityscapes: 1024x2048), but the pets', which are
             resized to ``image_size`` first.
