@@ -24,9 +24,9 @@ DEFAULT_BATCH_SIZE = 128
 #: learning rate 0.02, 10.0% with one epoch of warmup), and reached 93.6% with batch 32 and
 #: learning rate 0.05 (3 epochs, 135 steps; measured on a 2-core CPU, seed 0).
 #: The digit mosaics (segmentation, 600 training mosaics of 128x128): MGIC-LR-ASPP-Small
-#: reached a test mean IoU of 0.82 after 15 epochs with batch 16 and learning rate 0.2 (0.71
-#: after 6); on 64x64 mosaics, with batch 32, learning rate 0.05 gave 0.51 after 12 epochs
-#: and 0.2 gave 0.66 after 20 (2-core CPU, seed 0; BENCHMARKS.md, "segmentation").
+#: reached a test mean IoU of 0.82 after 15 epochs with batch 16 and learning rate 0.2, 0.78
+#: with 0.1; on the 64x64 mosaics first tried, batch 32 with learning rate 0.05 gave 0.51
+#: after 12 epochs and 0.2 gave 0.66 after 20 (2-core CPU, seed 0).
 DATASET_DEFAULTS = {
     "digits": {"batch_size": 32, "learning_rate": 0.05},
     "digit_mosaics": {"batch_size": 16, "learning_rate": 0.2},
