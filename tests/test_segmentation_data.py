@@ -153,6 +153,19 @@ def test_check_masks_names_the_offending_example():
         data.check_masks(masks.astype(np.float32), 12)
 
 
+@pytest.mark.parametrize(
+    "name, image_size, match",
+    [
+        ("digit_mosaics", 8, "at least 16 .*Received: image_size=8$"),
+        ("digit_mosaics", 33, "even .*Received: image_size=33$"),
+        ("oxford_iiit_pet", 12, "at least 16 .*Received: image_size=12$"),
+    ],
+)
+def test_crops_the_models_cannot_take_are_refused(name, image_size, match):
+    with pytest.raises(ValueError, match=match):
+        data.load_dataset(name, batch_size=2, image_size=image_size)
+
+
 def test_segmentation_datasets_check_masks_before_any_pipeline():
     images, masks = _labelled_blocks(count=4)
     bad = masks.copy()

@@ -60,7 +60,7 @@ def make_mosaics(sources, labels, count, size=DEFAULT_SIZE, seed=0):
 
     >>> rng = np.random.default_rng(0)
     >>> images, masks, placements = make_mosaics(rng.random((5, 8, 8)), np.arange(5), 2)
-    >>> images.shape, masks.shape, masks.max() <= 5
+    >>> images.shape, masks.shape, bool(masks.max() <= 5)
     ((2, 128, 128, 3), (2, 128, 128), True)
     """
     count = positive_int("count", count)

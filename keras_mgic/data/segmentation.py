@@ -32,6 +32,9 @@ SEGMENTATION_DATASETS = (digit_mosaics.DIGIT_MOSAICS, *tfds_segmentation.SOURCES
 #: Random scale of the digit mosaics' training augmentation (no flip: a mirrored digit is
 #: another glyph).
 MOSAIC_SCALE_RANGE = (0.75, 1.25)
+#: The smallest training crop: the output stride of the segmentation encoders
+#: (``keras_mgic.models.lraspp``), below which their 1/16 features would be padding.
+MIN_IMAGE_SIZE = 16
 
 
 def check_masks(masks, num_classes, name="masks"):
@@ -157,6 +160,11 @@ def _size_pair(size):
 
 def _digit_mosaics(batch_size, image_size, augment, max_train, max_test, seed):
     size = image_size or digit_mosaics.DEFAULT_SIZE
+    if size % 2:
+        raise ValueError(
+            f"`image_size` of the digit mosaics must be even (2x2 cells). Received: "
+            f"image_size={size}"
+        )
     # The mosaics are fixed (as the digits' split is); ``seed`` only shuffles and augments.
     train, test = digit_mosaics.load_digit_mosaic_arrays(size=size)
     return segmentation_datasets(
@@ -239,6 +247,11 @@ def load_segmentation_dataset(
         A ``keras_mgic.data.Datasets`` with ``task="semantic_segmentation"``.
     """
     batch_size = positive_int("batch_size", batch_size)
+    if image_size is not None and positive_int("image_size", image_size) < MIN_IMAGE_SIZE:
+        raise ValueError(
+            f"`image_size` must be at least {MIN_IMAGE_SIZE} for segmentation (the models "
+            f"downsample by {MIN_IMAGE_SIZE}). Received: image_size={image_size}"
+        )
     if name == digit_mosaics.DIGIT_MOSAICS:
         data = _digit_mosaics(
             batch_size, image_size, augment, max_train_examples, max_test_examples, seed
