@@ -111,7 +111,16 @@ def _redundant_in_training(path):
     return "project_bn/beta" in path and "level_0_block" not in path and "_mgic/" in path
 
 
-@pytest.mark.parametrize("name", SEGMENTATION_NAMES)
+@pytest.mark.parametrize(
+    "name",
+    [
+        # MGIC-Large's encoder is MGIC-MobileNetV3-Large's (test_models_registry.py): slow here.
+        pytest.param(name, marks=pytest.mark.slow)
+        if name.endswith("mgic_lraspp_mobilenet_v3_large")
+        else name
+        for name in SEGMENTATION_NAMES
+    ],
+)
 def test_segmenter_forward_and_gradients(name):
     model = _build(name)
     assert model.output_shape == (None, 64, 64, CLASSES)

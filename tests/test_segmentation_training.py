@@ -187,8 +187,6 @@ _DISTRIBUTED = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, "tests")
     from keras_mgic.metrics import MeanIoU
-    from keras_mgic.training import train
-    from test_segmentation_training import TINY, tiny_segmenter
 
     strategy = tf.distribute.MirroredStrategy(
         [d.name for d in tf.config.list_logical_devices("CPU")],
@@ -203,20 +201,22 @@ _DISTRIBUTED = textwrap.dedent(
         tf.data.Dataset.from_tensor_slices((labels, logits)).batch(8))
     for y, p in batches:
         strategy.run(tf.function(metric.update_state), (y, p))
-    metrics = train(tiny_segmenter, "digit_mosaics", epochs=1, output=sys.argv[1],
-                    distribute="mirrored", **TINY)
-    print("RESULT " + json.dumps({"confusion": metric.confusion_matrix().tolist(),
-                                  "result": float(metric.result()), "metrics": metrics}))
+    result = {"confusion": metric.confusion_matrix().tolist(), "result": float(metric.result())}
+    if sys.argv[2] == "train":
+        from keras_mgic.training import train
+        from test_segmentation_training import TINY, tiny_segmenter
+
+        result["metrics"] = train(tiny_segmenter, "digit_mosaics", epochs=1, output=sys.argv[1],
+                                  distribute="mirrored", **TINY)
+    print("RESULT " + json.dumps(result))
     """
 )
 
 
-def test_metric_and_training_under_a_mirrored_strategy(tmp_path):
-    """Two replicas each count half of a batch; the metric sums them. (A subprocess: the
-    logical CPUs must be set before TensorFlow starts.)"""
+def _mirrored(tmp_path, mode):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run(
-        [sys.executable, "-c", _DISTRIBUTED, str(tmp_path / "run")],
+        [sys.executable, "-c", _DISTRIBUTED, str(tmp_path / "run"), mode],
         capture_output=True,
         text=True,
         env=env,
@@ -225,7 +225,13 @@ def test_metric_and_training_under_a_mirrored_strategy(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
-    measured = json.loads(line[len("RESULT ") :])
+    return json.loads(line[len("RESULT ") :])
+
+
+def test_metric_under_a_mirrored_strategy(tmp_path):
+    """Two replicas each count half of a batch; the metric sums them. (A subprocess: the
+    logical CPUs must be set before TensorFlow starts.)"""
+    measured = _mirrored(tmp_path, "metric")
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 4, (8, 6, 6))
     labels[:, :2] = 255
@@ -235,7 +241,12 @@ def test_metric_and_training_under_a_mirrored_strategy(tmp_path):
     hits = np.diag(confusion)
     expected = np.mean(hits / (confusion.sum(0) + confusion.sum(1) - hits))
     assert measured["result"] == pytest.approx(expected, rel=1e-6)
-    metrics = measured["metrics"]
+
+
+@pytest.mark.slow
+def test_training_under_a_mirrored_strategy(tmp_path):
+    """The segmentation run on two replicas (the classification one: test_distribute.py)."""
+    metrics = _mirrored(tmp_path, "train")["metrics"]
     assert metrics["replicas"] == 2 and metrics["global_batch_size"] == 16
     assert 0 <= metrics["mean_iou"] <= 1 and len(metrics["per_class_iou"]) == 11
     assert os.path.exists(tmp_path / "run" / "predictions.png")
