@@ -221,8 +221,9 @@ not counted.
 
 MGIC rows. With the builders' defaults (the reference code's coarsening rule, as every MGIC
 builder here), every block restricts at least once, and in MobileNetV3's narrow blocks (16-48
-channels in Small, up to 112 in Large, all narrower than s_g = 64, so their fine level stays
-fully coupled) each coarse level adds an inverted residual: parameters and MACs rise above
+channels in Small, 16-112 in Large; s_g = 64 groups none of them: the blocks narrower than 64
+are fully coupled, and 64 divides neither 80 nor 112, which get one group by the reference
+code's group rule) each coarse level adds an inverted residual: parameters and MACs rise above
 the dense twin's (+26% / +24% over the paper for Small, +19% / +26% for Large), as for the
 classification MGIC-MobileNetV3 (Table 4). Algorithm 1 read literally (`coarsening="literal"`)
 does not coarsen blocks narrower than s_c = 64: MGIC-Small then has no coarse level at all and
