@@ -1,10 +1,10 @@
 """keras_mgic: Multigrid-in-Channels (MGIC) CNN layers and models for Keras 3.
 
-The core (``layers``, ``models``, ``ops``, ``initializers``, ``profiling``) is imported with
-the package; importing the layers registers them with Keras, so ``.keras`` files load after
-``import keras_mgic`` with no ``custom_objects``. The tools (``data``, ``training``,
-``export``, ``compat``, ``demo``) are imported on first use: ``keras_mgic.training`` or
-``import keras_mgic.training``.
+The core (``layers``, ``models``, ``ops``, ``initializers``, ``metrics``, ``profiling``) is
+imported with the package; importing the layers registers them with Keras, so ``.keras`` files
+load after ``import keras_mgic`` with no ``custom_objects``. The tools (``data``,
+``training``, ``export``, ``compat``, ``demo``) are imported on first use:
+``keras_mgic.training`` or ``import keras_mgic.training``.
 
 Example:
 
@@ -20,7 +20,7 @@ import sys
 
 __version__ = "0.1.0"
 
-_CORE = ("initializers", "layers", "models", "ops", "profiling")
+_CORE = ("initializers", "layers", "metrics", "models", "ops", "profiling")
 _TOOLS = ("compat", "data", "demo", "export", "training")
 _CORE_NAMES = {"MGICBlock": "layers", "count_flops": "profiling", "count_params": "profiling"}
 

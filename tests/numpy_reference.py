@@ -30,6 +30,36 @@ def _weights(layer):
     return layer.get_weights()[0]
 
 
+def dilate_kernel(kernel, rate):
+    """A kernel ``(kh, kw, cin, cout)`` dilated by ``rate``, written out with zeros."""
+    if rate == 1:
+        return kernel
+    kh, kw, cin, cout = kernel.shape
+    out = np.zeros(((kh - 1) * rate + 1, (kw - 1) * rate + 1, cin, cout), kernel.dtype)
+    out[::rate, ::rate] = kernel
+    return out
+
+
+def np_bilinear_resize(x, height, width):
+    """Bilinear resizing with half-pixel centers (PyTorch's ``align_corners=False``,
+    TensorFlow's ``tf.image.resize``), no antialiasing, edges clamped; ``x`` is NHWC."""
+
+    def axis_weights(size, out_size):
+        source = np.clip((np.arange(out_size) + 0.5) * size / out_size - 0.5, 0, size - 1)
+        lower = np.floor(source).astype(int)
+        upper = np.minimum(lower + 1, size - 1)
+        return lower, upper, source - lower
+
+    x = np.asarray(x, np.float64)
+    top, bottom, dy = axis_weights(x.shape[1], height)
+    left, right, dx = axis_weights(x.shape[2], width)
+    rows = x[:, top] * (1 - dy)[None, :, None, None] + x[:, bottom] * dy[None, :, None, None]
+    return (
+        rows[:, :, left] * (1 - dx)[None, None, :, None]
+        + rows[:, :, right] * dx[None, None, :, None]
+    )
+
+
 def np_squeeze_excite(se, h, conv):
     wr, br = se.reduce.get_weights()
     we, be = se.expand.get_weights()
@@ -58,6 +88,7 @@ def np_level_block(block, x, training, conv, bn):
     if block.expand is not None:
         h = act(bn(conv(x, _weights(block.expand)), block.expand_bn, training))
     depthwise = np.transpose(_weights(block.depthwise), (0, 1, 3, 2))  # (k, k, 1, c): c groups
+    depthwise = dilate_kernel(depthwise, getattr(block, "dilation_rate", 1))
     h = act(bn(conv(h, depthwise, 1, "same"), block.depthwise_bn, training))
     if block.squeeze_excite is not None:
         h = np_squeeze_excite(block.squeeze_excite, h, conv)

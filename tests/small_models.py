@@ -3,6 +3,10 @@
 ``small_model_kwargs`` keeps every builder of ``keras_mgic.models.MODELS`` small and fast at
 the smallest input the ImageNet-style ones take; ``MGIC_MODELS`` are one MGIC ResNet and one
 MGIC MobileNetV3 small enough to train and save in seconds on every Keras backend.
+
+The per-model loops of image classifiers take ``LOOP_NAMES``; the segmentation builders
+(``keras_mgic.models.SEGMENTATION_MODELS``, per-pixel outputs) have their own loops,
+``SEGMENTATION_NAMES`` with ``small_segmentation_kwargs``.
 """
 
 import inspect
@@ -15,8 +19,14 @@ CLASSES = 5
 #: builder is WRN-16-8's with other numbers, so the loops that build, run and save every
 #: model take WRN-16-8 for them and keep the suite's time down.
 HEAVY = ("mgic_wide_resnet28_10", "wide_resnet28_10")
-#: Every registered model name but the heavy ones, for the per-model loops.
-LOOP_NAMES = [name for name in sorted(models.MODELS) if name not in HEAVY]
+#: The segmentation builders (output (batch, height, width, classes)).
+SEGMENTATION_NAMES = sorted(models.SEGMENTATION_MODELS)
+#: The image classifiers (output (batch, classes)).
+CLASSIFIER_NAMES = [name for name in sorted(models.MODELS) if name not in SEGMENTATION_NAMES]
+#: Every image classifier but the heavy ones, for the per-model loops.
+LOOP_NAMES = [name for name in CLASSIFIER_NAMES if name not in HEAVY]
+#: Input size of the small segmentation models: four times their output stride.
+SEGMENTATION_SIZE = 64
 
 MGIC_MODELS = {
     "mgic_resnet20": dict(input_shape=(16, 16, 3), classes=CLASSES),
@@ -39,4 +49,13 @@ def small_model_kwargs(name):
         kwargs["include_preprocessing"] = False  # the tests feed standardized images
         if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
             kwargs.update(group_size=8, coarsest_size=8)
+    return kwargs
+
+
+def small_segmentation_kwargs(name):
+    """Arguments that keep a segmentation builder small and fast (MGIC ones still coarsen)."""
+    kwargs = {"input_shape": (SEGMENTATION_SIZE, SEGMENTATION_SIZE, 3), "classes": CLASSES}
+    kwargs.update(alpha=0.35, include_preprocessing=False)
+    if name.startswith("mgic_"):
+        kwargs.update(group_size=8, coarsest_size=8)
     return kwargs

@@ -27,8 +27,23 @@ import math
 import keras
 import numpy as np
 import pytest
-from numpy_reference import np_level_block, np_mgic_algorithm_1, relu
-from small_models import CLASSES, LOOP_NAMES, MGIC_MODELS, SIZE, small_model_kwargs
+from numpy_reference import (
+    dilate_kernel,
+    np_bilinear_resize,
+    np_level_block,
+    np_mgic_algorithm_1,
+    relu,
+)
+from small_models import (
+    CLASSES,
+    LOOP_NAMES,
+    MGIC_MODELS,
+    SEGMENTATION_NAMES,
+    SEGMENTATION_SIZE,
+    SIZE,
+    small_model_kwargs,
+    small_segmentation_kwargs,
+)
 
 import keras_mgic
 from keras_mgic import MGICBlock, ops
@@ -42,6 +57,7 @@ from keras_mgic.layers import (
     GroupedConv2D,
     InvertedResidualBlock,
     ResidualBlock,
+    ResizeLike,
 )
 
 pytestmark = pytest.mark.backends
@@ -62,16 +78,6 @@ def _randomize_batch_norms(layer, rng, randomize_bn):
     for sub in layer._flatten_layers(include_self=True):
         if isinstance(sub, keras.layers.BatchNormalization):
             randomize_bn(sub, rng)
-
-
-def _dilated(kernel, rate):
-    """A dilated kernel written out with zeros, for the NumPy convolution."""
-    if rate == 1:
-        return kernel
-    kh, kw, cin, cout = kernel.shape
-    out = np.zeros(((kh - 1) * rate + 1, (kw - 1) * rate + 1, cin, cout), kernel.dtype)
-    out[::rate, ::rate] = kernel
-    return out
 
 
 # ----------------------------------------------------------- grouped convolution numerics
@@ -114,7 +120,7 @@ def test_grouped_conv2d_matches_keras_conv2d_and_numpy(case, np_conv):
     x = _normal(input_shape, seed=2)
 
     y = _np(ours(x))
-    expected = np_conv(x, _dilated(weights[0], dilation), strides, padding, bias=weights[1])
+    expected = np_conv(x, dilate_kernel(weights[0], dilation), strides, padding, bias=weights[1])
     assert y.shape == expected.shape == tuple(ours.compute_output_shape(input_shape))
     np.testing.assert_allclose(y, expected, atol=1e-4)
     np.testing.assert_allclose(y, _np(theirs(x)), atol=1e-4)
@@ -233,6 +239,10 @@ LEVEL_BLOCKS = {
     "inverted_residual": lambda: InvertedResidualBlock(
         filters=16, groups=2, se_ratio=0.25, activation="hard_swish"
     ),
+    # The segmentation encoders' last stage: the depthwise convolution dilated by 2.
+    "inverted_residual_dilated": lambda: InvertedResidualBlock(
+        filters=16, groups=2, kernel_size=5, se_ratio=0.25, dilation_rate=2
+    ),
 }
 
 
@@ -319,17 +329,22 @@ def test_grouped_block_alone_is_block_diagonal():
 # -------------------------------------------------------- transition and BatchNormalization
 
 
-@pytest.mark.parametrize("channels, filters, strides", [(8, 16, 2), (12, 20, 1)])
-def test_channel_transition_matches_numpy(channels, filters, strides, np_conv, np_bn, randomize_bn):
-    layer = ChannelTransition(filters, strides=strides)
+@pytest.mark.parametrize(
+    "channels, filters, strides, dilation", [(8, 16, 2, 1), (12, 20, 1, 1), (12, 20, 1, 2)]
+)
+def test_channel_transition_matches_numpy(
+    channels, filters, strides, dilation, np_conv, np_bn, randomize_bn
+):
+    layer = ChannelTransition(filters, strides=strides, dilation_rate=dilation)
     x = _normal((2, 7, 6, channels), seed=15)
     layer.build(x.shape)
     assert layer.conv.groups == math.gcd(channels, filters)
     _randomize_batch_norms(layer, np.random.default_rng(16), randomize_bn)
     for training in (False, True):
-        # zero padding of 1 on every side, strided or not (as PyTorch's padding=1)
-        padded = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        h = np_conv(padded, _np(layer.conv.kernel), strides, "valid")
+        # zero padding of `dilation` on every side, strided or not (as PyTorch's padding=1)
+        pads = ((0, 0), (dilation, dilation), (dilation, dilation), (0, 0))
+        kernel = dilate_kernel(_np(layer.conv.kernel), dilation)
+        h = np_conv(np.pad(x, pads), kernel, strides, "valid")
         expected = relu(np_bn(h, layer.bn, training))
         y = _np(layer(x, training=training))
         assert y.shape == tuple(layer.compute_output_shape(x.shape))
@@ -366,7 +381,7 @@ LAYERS = {
     "ResidualBlock": (lambda: ResidualBlock(filters=16, groups=4), 16),
     "BottleneckBlock": (lambda: BottleneckBlock(filters=32, groups=2), 32),
     "InvertedResidualBlock": (
-        lambda: InvertedResidualBlock(filters=16, groups=2, se_ratio=0.25),
+        lambda: InvertedResidualBlock(filters=16, groups=2, se_ratio=0.25, dilation_rate=2),
         16,
     ),
     "MGICBlock-residual": (lambda: MGICBlock(group_size=4, coarsest_size=8), 16),
@@ -484,6 +499,55 @@ def test_every_builder_builds_and_predicts(name):
     probabilities = model.predict(_normal((2, SIZE, SIZE, 3), seed=23), verbose=0)
     assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))
     np.testing.assert_allclose(probabilities.sum(axis=-1), np.ones(2), rtol=1e-5)
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest"])
+def test_resize_like_matches_numpy(interpolation):
+    """Upsampling by whole and fractional factors to another tensor's height and width."""
+    x = _normal((2, 3, 4, 5), seed=24)
+    layer = ResizeLike(interpolation=interpolation)
+    y = _np(layer([x, keras.ops.zeros((2, 7, 8, 1))]))
+    assert y.shape == (2, 7, 8, 5) == layer.compute_output_shape([x.shape, (2, 7, 8, 1)])
+    if interpolation == "bilinear":
+        np.testing.assert_allclose(y, np_bilinear_resize(x, 7, 8), atol=1e-5)
+    else:  # every output pixel is one of the input's
+        assert np.all(np.isin(y, x.astype(np.float64)))
+    assert ResizeLike.from_config(layer.get_config()).interpolation == interpolation
+
+
+def _segmentation_cases():
+    """The segmentation builders; MGIC-LR-ASPP-Large is left to ``make test-slow`` (its
+    encoder is MGIC-MobileNetV3-Large's, built above; tests/test_lraspp.py runs it on
+    TensorFlow)."""
+    slow_here = {"mgic_lraspp_mobilenet_v3_large"}
+    return [
+        pytest.param(name, marks=pytest.mark.slow) if name in slow_here else name
+        for name in SEGMENTATION_NAMES
+    ]
+
+
+@pytest.mark.parametrize("name", _segmentation_cases())
+def test_every_segmenter_builds_and_predicts_any_size(name):
+    """Built for any input size, the per-pixel logits follow the size they are given."""
+    kwargs = {**small_segmentation_kwargs(name), "input_shape": (None, None, 3)}
+    model = keras_mgic.models.get_model(name, **kwargs)
+    assert model.output_shape == (None, None, None, CLASSES)
+    for height, width in ((SEGMENTATION_SIZE, SEGMENTATION_SIZE), (40, 56)):
+        logits = model.predict(_normal((2, height, width, 3), seed=25), verbose=0)
+        assert logits.shape == (2, height, width, CLASSES) and np.all(np.isfinite(logits))
+
+
+def test_segmenter_fits_predicts_and_round_trips(tmp_path):
+    """The LR-ASPP head, the dilated tail and the resizing train and reload on this backend
+    (MGIC blocks: the builder test above)."""
+    name = "lraspp_mobilenet_v3_small"
+    kwargs = {**small_segmentation_kwargs(name), "input_shape": (32, 32, 3)}
+    model = keras_mgic.models.get_model(name, **kwargs)
+    x = _normal((4, 32, 32, 3), seed=26)
+    y = np.random.default_rng(27).integers(0, CLASSES, (4, 32, 32))
+    y[:, :4] = 255  # ignored pixels
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
+    _fit_predict_round_trip(model, x, y, tmp_path, loss=loss, check_call=False)
 
 
 # -------------------------------------------------------------------------------- export

@@ -106,3 +106,35 @@ def test_summary_hybrid_wide_resnet(capsys):
     assert "mgic_min_width=256" in out
     everything = _expected("mgic_wide_resnet16_8", input_shape=shape)
     assert everything[0] < rows["mgic_wide_resnet16_8"][0] < rows["wide_resnet16_8"][0]
+
+
+def test_summary_of_the_segmentation_pair(capsys):
+    """Segmentation builders take any input size; the summary counts them at --input-size
+    (default: 1024x2048, Table 5's setting)."""
+    argv = ["summary", "lraspp_mobilenet_v3_small", "--input-size", "64", "--alpha", "0.35"]
+    assert cli.main(argv + ["--coarsest-size", "16"]) == 0
+    out = capsys.readouterr().out
+    rows, _ = _printed_rows(out)
+    kwargs = {"alpha": 0.35, "input_shape": (64, 64, 3)}
+    assert rows["lraspp_mobilenet_v3_small"] == _expected("lraspp_mobilenet_v3_small", **kwargs)
+    assert rows["mgic_lraspp_mobilenet_v3_small"] == _expected(
+        "mgic_lraspp_mobilenet_v3_small", coarsest_size=16, **kwargs
+    )
+    assert "input 64x64x3" in out and "coarsest_size=16" in out
+
+
+def test_summary_counts_segmentation_at_table_5_size_by_default(monkeypatch):
+    """Without --input-size, both models are built for 1024x2048 (not built here)."""
+    from keras_mgic.commands import summary
+    from keras_mgic.models.lraspp import TABLE5_INPUT_SHAPE
+
+    class Built(Exception):
+        pass
+
+    def record(builder, name, kwargs):
+        raise Built(kwargs)
+
+    monkeypatch.setattr(summary, "_build", record)
+    with pytest.raises(Built) as built:
+        summary.summarize("mgic_lraspp_mobilenet_v3_large")
+    assert built.value.args[0] == {"input_shape": TABLE5_INPUT_SHAPE}

@@ -38,6 +38,16 @@ def test_train_cifar10_smoke(tmp_path):
         assert (tmp_path / "run" / path).exists(), path
 
 
+def test_segmentation_smoke(tmp_path):
+    out = _run([_example("segmentation.py"), "--smoke", "--output", "run"], tmp_path)
+    assert "MGICLRASPPMobileNetV3Small:" in out and "test mean IoU" in out
+    assert "per-class IoU: {'background':" in out
+    line = next(line for line in out.splitlines() if line.startswith("TFLite float32:"))
+    assert "per-pixel agreement 100.00%" in line and "mean IoU" in line
+    for path in ("model.keras", "model.tflite"):
+        assert (tmp_path / "run" / path).exists(), path
+
+
 def test_sequential_mgic_smoke(tmp_path):
     out = _run([_example("sequential_mgic.py"), "--smoke"], tmp_path)
     assert "MGICBlock" in out and "test accuracy" in out

@@ -6,7 +6,7 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
-from small_models import CLASSES, LOOP_NAMES, SIZE, small_model_kwargs
+from small_models import CLASSES, LOOP_NAMES, SEGMENTATION_NAMES, SIZE, small_model_kwargs
 
 from keras_mgic import models
 
@@ -26,9 +26,10 @@ def _build(name, **overrides):
     return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
-def test_registry_has_all_sixteen_builders_in_pairs():
-    assert len(NAMES) == 16
-    assert len(WIDTH_NAMES) == 4  # the MobileNetV3 builders
+def test_registry_has_all_twenty_builders_in_pairs():
+    assert len(NAMES) == 20
+    assert len(SEGMENTATION_NAMES) == 4  # the LR-ASPP segmentation builders
+    assert len(WIDTH_NAMES) == 8  # the MobileNetV3 builders, classification and segmentation
     for name in NAMES:
         if name.startswith("mgic_"):
             assert name[len("mgic_") :] in models.MODELS

@@ -18,8 +18,10 @@ from keras_mgic.layers import (
     GroupedConv2D,
     InvertedResidualBlock,
     ResidualBlock,
+    ResizeLike,
     SqueezeExcite,
 )
+from keras_mgic.metrics import MeanIoU, PixelAccuracy
 
 BASE_LAYER_KEYS = {"name", "trainable", "dtype", "autocast", "activity_regularizer"}
 
@@ -63,6 +65,10 @@ CASES = {
         ),
         (4, 4, 16),
     ),
+    "inverted_residual_dilated": (
+        lambda: InvertedResidualBlock(16, groups=2, kernel_size=5, dilation_rate=2, name="layer"),
+        (6, 6, 16),
+    ),
     "squeeze_excite": (lambda: SqueezeExcite(16, 8, name="layer"), (4, 4, 16)),
     "mgic_residual": (lambda: MGICBlock(4, 4, name="layer"), (4, 4, 16)),
     "mgic_bottleneck": (lambda: MGICBlock(4, 8, block="bottleneck", name="layer"), (4, 4, 32)),
@@ -87,6 +93,10 @@ CASES = {
     ),
     "transition": (
         lambda: ChannelTransition(32, strides=2, activation="hard_swish", name="layer"),
+        (8, 8, 16),
+    ),
+    "transition_dilated": (
+        lambda: ChannelTransition(24, dilation_rate=2, activation="hard_swish", name="layer"),
         (8, 8, 16),
     ),
     "transition_channels_first": (
@@ -262,6 +272,9 @@ def test_public_objects_are_registered():
         SqueezeExcite,
         MGICBlock,
         ChannelTransition,
+        ResizeLike,
+        MeanIoU,
+        PixelAccuracy,
     ]:
         name = keras.saving.get_registered_name(obj)
         assert name == f"keras_mgic>{obj.__name__}"

@@ -6,6 +6,8 @@ Examples::
     keras-mgic export model.keras --format tflite --quantization float16
     keras-mgic export model.keras --format tflite --quantization int8 \\
         --representative-data digits
+    keras-mgic export mosaics/model.keras --format tflite --quantization int8 \\
+        --representative-data digit_mosaics
 
 Every argument, the model file and the output path are checked before any conversion work;
 an error is one line on stderr and exit status 2. The output is written to a temporary file
@@ -20,6 +22,10 @@ as it was. A model file that is not a ``.keras`` archive is reported as such.
   them (its models rescale their input themselves, ``include_preprocessing=True``).
   Training images calibrate; the fixed test split is held out. Needs a square RGB model
   input.
+* ``digit_mosaics``: the offline segmentation set (``keras_mgic.data.digit_mosaics``),
+  for segmentation models: training mosaics calibrate; the test mosaics are held out, and
+  their masks give each file's mean IoU next to the Keras model's. Needs a square RGB
+  model input, or one of any size (then 128x128 mosaics).
 * a folder: every ``.npy`` file in it (one input ``(H, W, C)`` or a batch ``(N, H, W, C)``
   each, already preprocessed exactly as the model expects) and every image file
   (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size,
@@ -30,7 +36,10 @@ as it was. A model file that is not a ``.keras`` archive is reported as such.
 
 At most ``--calibration-samples`` inputs calibrate and ``--parity-samples`` check parity.
 Without data, parity is checked on uniform random inputs in the model's input range
-([0, 255) for a model that rescales its input itself, else [0, 1)).
+([0, 255) for a model that rescales its input itself, else [0, 1)). A model that takes any
+input size (``input_shape=(None, None, 3)``, e.g. the segmentation models ``keras-mgic
+train`` writes) is exported for any size; its random parity inputs are 64x64, the digits
+32x32, and the images of a folder keep their own (common) size.
 """
 
 import os
@@ -38,6 +47,10 @@ import sys
 import zipfile
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+#: Representative data sets the package ships (no download).
+BUILTIN_DATA = ("digits", "digit_mosaics")
+#: Height and width of the random parity inputs of a model that takes any size.
+ANY_SIZE_INPUT = 64
 
 
 def add_arguments(parser):
@@ -53,9 +66,10 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--representative-data",
-        metavar="digits|DIR",
+        metavar="digits|digit_mosaics|DIR",
         default=None,
-        help="calibration and parity inputs: 'digits' or a folder of images / .npy files",
+        help="calibration and parity inputs: 'digits', 'digit_mosaics' (segmentation) or a "
+        "folder of images / .npy files",
     )
     parser.add_argument(
         "--output",
@@ -102,22 +116,35 @@ def takes_raw_pixels(model):
     return any(isinstance(layer, keras.layers.Rescaling) for layer in model.layers[:3])
 
 
-def _check_square_rgb(input_shape):
+def _square_size(input_shape, name, any_size):
+    """The image size a square RGB model input takes (``any_size`` for ``(None, None, 3)``)."""
     height, width, channels = input_shape
+    if height is None and width is None and channels == 3:
+        return any_size
     if height != width or channels != 3:
         raise ValueError(
-            "The digits data set needs a model with a square RGB input (size, size, 3). "
+            f"The {name} data set needs a model with a square RGB input (size, size, 3). "
             f"Received: input_shape={tuple(input_shape)}"
         )
+    return height
 
 
 def _digits(input_shape):
     """The digits training and test images as raw 0-255 pixels (float32)."""
     from keras_mgic import data
 
-    _check_square_rgb(input_shape)
-    (train, _), (test, _) = data.load_digits_arrays(image_size=input_shape[0])
+    size = _square_size(input_shape, "digits", 32)
+    (train, _), (test, _) = data.load_digits_arrays(image_size=size)
     return train.astype("float32"), test.astype("float32")
+
+
+def _digit_mosaics(input_shape):
+    """Training mosaics, test mosaics (raw 0-255 pixels, float32) and the test masks."""
+    from keras_mgic.data import digit_mosaics
+
+    size = _square_size(input_shape, "digit_mosaics", digit_mosaics.DEFAULT_SIZE)
+    (train, _), (test, masks) = digit_mosaics.load_digit_mosaic_arrays(size=size)
+    return train.astype("float32"), test.astype("float32"), masks
 
 
 def _load_file(file, input_shape, raw_pixels):
@@ -132,8 +159,9 @@ def _load_file(file, input_shape, raw_pixels):
     if suffix not in IMAGE_SUFFIXES:
         return None
     height, width, channels = input_shape
+    target_size = None if height is None or width is None else (height, width)
     image = keras.utils.load_img(
-        file, color_mode="grayscale" if channels == 1 else "rgb", target_size=(height, width)
+        file, color_mode="grayscale" if channels == 1 else "rgb", target_size=target_size
     )
     pixels = keras.utils.img_to_array(image, dtype="float32")[None]
     return pixels if raw_pixels else pixels / 255.0
@@ -148,10 +176,13 @@ def _folder(path, input_shape, raw_pixels=False):
         array = _load_file(os.path.join(path, name), input_shape, raw_pixels)
         if array is None:
             continue
-        if tuple(array.shape[1:]) != tuple(input_shape):
+        # A model of any input size takes any (common) size: the first file's.
+        expected = tuple(arrays[0].shape[1:]) if arrays else tuple(input_shape)
+        if not _fits(array.shape[1:], expected):
             raise ValueError(
                 "Every representative input must have the model's input shape "
-                f"{tuple(input_shape)}. Received: shape={tuple(array.shape[1:])}"
+                f"{tuple(input_shape)} (one size for all). Received: shape="
+                f"{tuple(array.shape[1:])} in {name!r}"
             )
         arrays.append(array)
     if not arrays:
@@ -160,6 +191,12 @@ def _folder(path, input_shape, raw_pixels=False):
             f"folder. Received: representative_data={path!r}"
         )
     return np.concatenate(arrays, axis=0)
+
+
+def _fits(shape, expected):
+    return len(shape) == len(expected) and all(
+        e is None or s == e for s, e in zip(shape, expected, strict=True)
+    )
 
 
 def load_representative_data(source, input_shape, calibration_samples=200, raw_pixels=False):
@@ -187,6 +224,8 @@ def load_representative_data(source, input_shape, calibration_samples=200, raw_p
 
     if source == "digits":
         return _digits(input_shape)
+    if source == "digit_mosaics":
+        return _digit_mosaics(input_shape)[:2]
     inputs = _folder(source, input_shape, raw_pixels)
     inputs = inputs[np.random.default_rng(0).permutation(len(inputs))]
     calibration, held_out = inputs[:calibration_samples], inputs[calibration_samples:]
@@ -211,8 +250,8 @@ def _check_options(args):
         )
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError(
-            "--quantization int8 needs --representative-data (digits or a folder) to "
-            "calibrate. Received: representative_data=None"
+            "--quantization int8 needs --representative-data (digits, digit_mosaics or a "
+            "folder) to calibrate. Received: representative_data=None"
         )
     for name in ("calibration_samples", "parity_samples"):
         if getattr(args, name) < 1:
@@ -221,10 +260,10 @@ def _check_options(args):
                 f"Received: {name}={getattr(args, name)}"
             )
     source = args.representative_data
-    if source not in (None, "digits") and not os.path.isdir(source):
+    if source not in (None, *BUILTIN_DATA) and not os.path.isdir(source):
         raise ValueError(
-            "`--representative-data` must be 'digits' or an existing folder. "
-            f"Received: representative_data={source!r}"
+            "`--representative-data` must be 'digits', 'digit_mosaics' or an existing "
+            f"folder. Received: representative_data={source!r}"
         )
 
 
@@ -269,21 +308,28 @@ def _load_model(path):
 
 
 def _inputs(args, model, input_shape):
-    """``(calibration, held_out, description)`` for the export and the parity check."""
+    """``(calibration, held_out, labels, description)`` for the export and the parity check
+    (``labels``: the held-out masks of ``digit_mosaics``, else None)."""
     import numpy as np
 
     raw_pixels = takes_raw_pixels(model)
-    if args.representative_data is None:
+    source, labels = args.representative_data, None
+    if source is None:
         scale = 255.0 if raw_pixels else 1.0
         rng = np.random.default_rng(0)
-        held_out = scale * rng.random((args.parity_samples, *input_shape), dtype="float32")
-        return None, held_out, f"{len(held_out)} uniform random inputs"
-    calibration, held_out = load_representative_data(
-        args.representative_data, input_shape, args.calibration_samples, raw_pixels
-    )
+        shape = [ANY_SIZE_INPUT if size is None else size for size in input_shape]
+        held_out = scale * rng.random((args.parity_samples, *shape), dtype="float32")
+        return None, held_out, None, f"{len(held_out)} uniform random inputs"
+    if source == "digit_mosaics":
+        calibration, held_out, labels = _digit_mosaics(input_shape)
+        labels = labels[: args.parity_samples]
+    else:
+        calibration, held_out = load_representative_data(
+            source, input_shape, args.calibration_samples, raw_pixels
+        )
     held_out = held_out[: args.parity_samples]
-    description = f"{len(held_out)} held-out inputs of {args.representative_data!r}"
-    return calibration[: args.calibration_samples], held_out, description
+    description = f"{len(held_out)} held-out inputs of {source!r}"
+    return calibration[: args.calibration_samples], held_out, labels, description
 
 
 def _export(args, model, output, calibration):
@@ -300,7 +346,7 @@ def _export(args, model, output, calibration):
     )
 
 
-def _report(args, model, output, calibration, held_out, description):
+def _report(args, model, output, calibration, held_out, labels, description):
     from keras_mgic import export
 
     kind = "saved_model" if args.format == "saved_model" else f"tflite {args.quantization or ''}"
@@ -309,7 +355,7 @@ def _report(args, model, output, calibration, held_out, description):
         print(f"ops: {', '.join(export.check_builtin_ops(output))}")
         if args.quantization == "int8":
             print(f"calibrated on {len(calibration)} inputs")
-    figures = export.check_parity(model, output, held_out)
+    figures = export.check_parity(model, output, held_out, labels=labels)
     print(f"parity vs Keras on {description}: {export.format_parity(figures)}")
 
 
@@ -319,11 +365,11 @@ def run(args):
         output = _check_arguments(args)
         model = _load_model(args.model)
         input_shape = tuple(model.inputs[0].shape[1:])
-        calibration, held_out, description = _inputs(args, model, input_shape)
+        calibration, held_out, labels, description = _inputs(args, model, input_shape)
         _export(args, model, output, calibration)
     except (ValueError, OSError, ImportError) as error:
         message = " ".join(str(error).split())
         print(f"error: {message}", file=sys.stderr)
         return 2
-    _report(args, model, output, calibration, held_out, description)
+    _report(args, model, output, calibration, held_out, labels, description)
     return 0

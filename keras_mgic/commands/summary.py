@@ -5,7 +5,9 @@ MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` 
 ``--mgic-min-width`` (blocks narrower than it stay dense) go to the MGIC model, ``--alpha``
 (MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated old name) and
 ``--input-size`` to both. FLOPs are counted as multiply-adds, as in the paper (see
-``keras_mgic.profiling.count_flops``).
+``keras_mgic.profiling.count_flops``). The segmentation models (``lraspp_mobilenet_v3_small``
+and the others of ``keras_mgic.models.SEGMENTATION_MODELS``) are counted at 1024x2048, the
+paper's Table 5 setting (Cityscapes), unless ``--input-size`` is given.
 
 Example::
 
@@ -75,6 +77,10 @@ def summarize(
         common["alpha"] = alpha
     if input_size is not None:
         common["input_shape"] = (input_size, input_size, 3)
+    elif dense_name in models.SEGMENTATION_MODELS:  # any size by default: Table 5's
+        from keras_mgic.models.lraspp import TABLE5_INPUT_SHAPE
+
+        common["input_shape"] = TABLE5_INPUT_SHAPE
     mgic_kwargs = dict(common)
     if group_size is not None:
         mgic_kwargs["group_size"] = group_size

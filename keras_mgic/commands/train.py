@@ -5,6 +5,8 @@ Examples::
     keras-mgic train --model mgic_resnet20 --dataset digits --epochs 15 --output runs/digits
     keras-mgic train --model mgic_resnet56 --dataset cifar10 --data-dir ~/tensorflow_datasets \\
         --epochs 180 --schedule step --mixed-precision --output runs/cifar10
+    keras-mgic train --model mgic_lraspp_mobilenet_v3_small --dataset digit_mosaics \\
+        --epochs 20 --output runs/mosaics
     TF_CONFIG=... keras-mgic train --model mgic_resnet56 --dataset cifar10 \\
         --distribute multi-worker --output /shared/runs/cifar10
 
@@ -12,7 +14,9 @@ Every argument and the output folder are checked before anything is written or t
 value, an output that is a file or unwritable, or a TFDS data set missing offline is one line
 on stderr and exit status 2, and an earlier run in the folder stays as it was. Running the
 same command again after an interruption resumes at the next epoch ("Resuming from epoch N").
-The written model takes raw 0-255 RGB images. ``--batch-size`` and ``--learning-rate`` are per
+The written model takes raw 0-255 RGB images. A segmentation model (``*_lraspp_*``) on a
+segmentation data set reports mean IoU and pixel accuracy instead of accuracy (the
+``keras_mgic.training.tasks`` module). ``--batch-size`` and ``--learning-rate`` are per
 replica: with ``R`` replicas the global batch is ``R * batch-size`` and the learning rate
 ``R * learning-rate``.
 """
@@ -23,6 +27,16 @@ import sys
 
 from keras_mgic.commands import arguments as types
 
+#: The figures printed after a run, those of its task (classification or segmentation).
+HEADLINE = (
+    "test_accuracy",
+    "mean_iou",
+    "pixel_accuracy",
+    "params",
+    "flops",
+    "epochs_completed",
+    "seconds_per_epoch",
+)
 #: Arguments passed to ``train`` only when given (``train``'s defaults apply otherwise).
 _OPTIONAL = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_decay", "momentum")
 
@@ -34,18 +48,19 @@ def add_arguments(parser):
     parser.add_argument(
         "--dataset",
         default="digits",
-        help="'digits' (offline, default) or a TFDS image-classification name, e.g. cifar10",
+        help="'digits' (offline, default) or a TFDS image-classification name, e.g. cifar10; "
+        "for segmentation models 'digit_mosaics' (offline), 'oxford_iiit_pet' or 'cityscapes'",
     )
     parser.add_argument("--epochs", type=types.positive_int, help="default: 30")
     parser.add_argument(
         "--batch-size",
         type=types.positive_int,
-        help="per replica (default: 32 on digits, else 128)",
+        help="per replica (default: 32 on digits, 16 on digit_mosaics, else 128)",
     )
     parser.add_argument(
         "--learning-rate",
         type=types.positive_float,
-        help="per replica (default: 0.05 on digits, else 0.1)",
+        help="per replica (default: 0.05 on digits, 0.2 on digit_mosaics, else 0.1)",
     )
     parser.add_argument(
         "--schedule",
@@ -147,8 +162,7 @@ def run(args):
         metrics = training.train(args.model, args.dataset, **train_kwargs(args))
     except (ValueError, FileNotFoundError) as error:  # bad arguments or output, missing data
         return _error(str(error).splitlines()[0] if str(error) else type(error).__name__)
-    keys = ("test_accuracy", "params", "flops", "epochs_completed", "seconds_per_epoch")
-    print(json.dumps({key: metrics[key] for key in keys}))
+    print(json.dumps({key: metrics[key] for key in HEADLINE if key in metrics}))
     files = metrics.get("files", [])
     print(f"Wrote {', '.join(files)} to {os.path.abspath(args.output)}")
     if "model.keras" in files and not training.plots.plotting_available():

@@ -11,6 +11,10 @@ Both go through one pipeline (``keras_mgic.data.pipeline``): float32 pixels in 0
 models rescale them, ``include_preprocessing=True``), the paper's augmentation for training
 (``keras_mgic.data.augmentation``), batching and prefetching.
 
+Semantic segmentation sets (``keras_mgic.data.segmentation``) yield ``(images, masks)``:
+``"digit_mosaics"`` (offline, the bundled digits on 64x64 canvases, 11 classes),
+``"oxford_iiit_pet"`` and ``"cityscapes"`` (TFDS); masks use 255 for pixels to ignore.
+
 Example:
 
 >>> data = load_dataset("digits", batch_size=64)
@@ -23,6 +27,7 @@ Example:
 
 from keras_mgic.data.augmentation import CIFAR_STYLE_MAX_SIZE
 from keras_mgic.data.datasets import Datasets, load_dataset
+from keras_mgic.data.digit_mosaics import DIGIT_MOSAICS, load_digit_mosaic_arrays
 from keras_mgic.data.digits import (
     DIGITS,
     DIGITS_SPLIT_SEED,
@@ -30,6 +35,13 @@ from keras_mgic.data.digits import (
     load_digits_arrays,
 )
 from keras_mgic.data.pipeline import make_pipeline
+from keras_mgic.data.segmentation import (
+    SEGMENTATION_DATASETS,
+    check_masks,
+    load_segmentation_dataset,
+    segmentation_datasets,
+)
+from keras_mgic.data.segmentation_pipeline import IGNORE_LABEL, make_segmentation_pipeline
 from keras_mgic.data.tfds_source import DatasetNotAvailableError
 
 __all__ = [
@@ -37,9 +49,17 @@ __all__ = [
     "DIGITS",
     "DIGITS_SPLIT_SEED",
     "DIGITS_TEST_SIZE",
+    "DIGIT_MOSAICS",
     "DatasetNotAvailableError",
     "Datasets",
+    "IGNORE_LABEL",
+    "SEGMENTATION_DATASETS",
+    "check_masks",
     "load_dataset",
+    "load_digit_mosaic_arrays",
     "load_digits_arrays",
+    "load_segmentation_dataset",
     "make_pipeline",
+    "make_segmentation_pipeline",
+    "segmentation_datasets",
 ]

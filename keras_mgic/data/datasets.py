@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from keras_mgic.data import tfds_source
+from keras_mgic.data import segmentation, tfds_source
 from keras_mgic.data.checks import positive_int
 from keras_mgic.data.digits import DIGITS, load_digits_arrays
 from keras_mgic.data.pipeline import make_pipeline
@@ -22,6 +22,11 @@ class Datasets:
         num_train: training examples (``None`` if unknown).
         num_test: test examples (``None`` if unknown).
         batch_size: the (global) batch size of both pipelines.
+        task: ``"image_classification"`` (labels, one per image) or
+            ``"semantic_segmentation"`` (masks ``(batch, height, width)`` of class indices,
+            ``ignore_label`` for pixels to skip; ``keras_mgic.data.segmentation``).
+        ignore_label: the mask value that the loss and metrics skip, or None.
+        class_names: the classes' names, or None.
     """
 
     name: str
@@ -32,6 +37,9 @@ class Datasets:
     num_train: int | None
     num_test: int | None
     batch_size: int
+    task: str = "image_classification"
+    ignore_label: int | None = None
+    class_names: tuple | None = None
 
 
 @dataclasses.dataclass
@@ -63,7 +71,10 @@ def load_dataset(
 
     Args:
         name: ``"digits"`` (offline, the default) or a TFDS image-classification data set
-            name such as ``"cifar10"``, ``"cifar100"`` or ``"imagenet2012"``.
+            name such as ``"cifar10"``, ``"cifar100"`` or ``"imagenet2012"``; or a semantic
+            segmentation set, ``"digit_mosaics"`` (offline), ``"oxford_iiit_pet"`` or
+            ``"cityscapes"`` (``keras_mgic.data.segmentation``: the pipelines yield
+            ``(images, masks)``, ``image_size`` is the training crop).
         batch_size: positive int, the (global) batch size of both pipelines.
         image_size: output height and width. Defaults to the data set's own size (32 for
             digits and CIFAR; 224 for data sets with variable image sizes).
@@ -102,6 +113,18 @@ def load_dataset(
         positive_int("max_test_examples", max_test_examples, allow_none=True),
     )
     key = name.lower()
+    if key in segmentation.SEGMENTATION_DATASETS:
+        return segmentation.load_segmentation_dataset(
+            key,
+            batch_size=batch_size,
+            image_size=image_size,
+            data_dir=data_dir,
+            download=download,
+            augment=augment,
+            max_train_examples=limits[0],
+            max_test_examples=limits[1],
+            seed=seed,
+        )
     if key == DIGITS:
         source = _digits(image_size or 32, *limits)
     else:

@@ -18,6 +18,43 @@ DIGITS_TEST_SIZE = 360
 DIGITS_SPLIT_SEED = 0
 
 
+def sklearn_digits():
+    """scikit-learn's bundled digits (``sklearn.datasets.load_digits()``), or a clear
+    ImportError saying how to install scikit-learn."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as error:
+        raise ImportError(
+            "The offline digits data set needs scikit-learn: pip install 'keras-mgic[datasets]'"
+        ) from error
+    return load_digits()
+
+
+def digits_split_indices(labels):
+    """``(train_indices, test_indices)`` of the fixed split into the bundled digits.
+
+    The classification set (:func:`load_digits_arrays`) and the segmentation mosaics
+    (``keras_mgic.data.digit_mosaics``) use this one split, so a digit image is a training
+    image in both or a test image in both.
+
+    Example:
+
+    >>> from sklearn.datasets import load_digits
+    >>> train, test = digits_split_indices(load_digits().target)
+    >>> len(train), len(test), len(set(train) & set(test))
+    (1437, 360, 0)
+    """
+    from sklearn.model_selection import train_test_split
+
+    indices = np.arange(len(labels))
+    return train_test_split(
+        indices,
+        test_size=DIGITS_TEST_SIZE,
+        stratify=labels,
+        random_state=DIGITS_SPLIT_SEED,
+    )
+
+
 def load_digits_arrays(image_size=32):
     """Returns the fixed digits split as uint8 RGB arrays, with no download.
 
@@ -36,26 +73,12 @@ def load_digits_arrays(image_size=32):
     """
     import tensorflow as tf
 
-    try:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
-    except ImportError as error:
-        raise ImportError(
-            "The offline digits data set needs scikit-learn: pip install 'keras-mgic[datasets]'"
-        ) from error
-
     image_size = positive_int("image_size", image_size)
-    digits = load_digits()
+    digits = sklearn_digits()
     images = digits.images.astype(np.float32) * (255.0 / 16.0)
     images = tf.image.resize(images[..., None], (image_size, image_size), method="bilinear")
     images = np.clip(np.round(images.numpy()), 0, 255).astype(np.uint8)
     images = np.repeat(images, 3, axis=-1)
     labels = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(
-        images,
-        labels,
-        test_size=DIGITS_TEST_SIZE,
-        stratify=labels,
-        random_state=DIGITS_SPLIT_SEED,
-    )
-    return (x_train, y_train), (x_test, y_test)
+    train, test = digits_split_indices(labels)
+    return (images[train], labels[train]), (images[test], labels[test])

@@ -9,8 +9,9 @@ class DatasetNotAvailableError(FileNotFoundError):
     """A TFDS data set is not prepared in ``data_dir`` and downloading is off."""
 
 
-def tfds_load(name, split, data_dir, download):
-    """``tfds.load(name, split=...)`` as ``(dataset of (image, label), info)``."""
+def tfds_load(name, split, data_dir, download, as_supervised=True):
+    """``tfds.load(name, split=...)`` as ``(dataset of (image, label), info)`` (of feature
+    dicts with ``as_supervised=False``)."""
     try:
         import tensorflow_datasets as tfds
     except ImportError as error:
@@ -25,7 +26,7 @@ def tfds_load(name, split, data_dir, download):
             split=split,
             data_dir=data_dir,
             download=download,
-            as_supervised=True,
+            as_supervised=as_supervised,
             with_info=True,
         )
     except tfds.core.registered.DatasetNotFoundError as error:

@@ -10,6 +10,7 @@ from keras_mgic.layers.level_blocks import (
     SqueezeExcite,
 )
 from keras_mgic.layers.mgic_block import MGICBlock
+from keras_mgic.layers.resize import ResizeLike
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.transition import ChannelTransition
 
@@ -24,5 +25,6 @@ __all__ = [
     "MGICBlock",
     "PreActResidualBlock",
     "ResidualBlock",
+    "ResizeLike",
     "SqueezeExcite",
 ]

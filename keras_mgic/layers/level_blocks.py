@@ -440,9 +440,9 @@ class InvertedResidualBlock(_LevelBlock):
 
     Expansion 1x1 conv to ``expanded_filters`` (``groups`` groups), BatchNorm, activation
     (skipped when ``expansion_ratio == 1``, as in MobileNetV3's first block); depthwise
-    ``kernel_size`` conv, BatchNorm, activation; optional squeeze-and-excite (its 1x1
-    convolutions grouped too); linear projection 1x1 conv back to ``filters`` (``groups``
-    groups), BatchNorm; plus the input.
+    ``kernel_size`` conv (dilated by ``dilation_rate``), BatchNorm, activation; optional
+    squeeze-and-excite (its 1x1 convolutions grouped too); linear projection 1x1 conv back to
+    ``filters`` (``groups`` groups), BatchNorm; plus the input.
 
     Args:
         filters: input and output channels.
@@ -456,6 +456,9 @@ class InvertedResidualBlock(_LevelBlock):
         kernel_regularizer: optional regularizer of the convolution kernels.
         data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
             ``keras.config.image_data_format()``.
+        dilation_rate: positive int, the depthwise convolution's dilation (1: none). The
+            segmentation encoders use 2 in their last stage, where MobileNetV3's last
+            stride-2 row keeps stride 1 (Howard et al. 2019, Sec. 6.4).
 
     Example:
 
@@ -475,6 +478,7 @@ class InvertedResidualBlock(_LevelBlock):
         kernel_initializer="he_normal",
         kernel_regularizer=None,
         data_format=None,
+        dilation_rate=1,
         **kwargs,
     ):
         super().__init__(
@@ -487,6 +491,7 @@ class InvertedResidualBlock(_LevelBlock):
             data_format=data_format,
             **kwargs,
         )
+        self.dilation_rate = positive_int("dilation_rate", dilation_rate)
         if isinstance(expansion_ratio, bool) or not isinstance(expansion_ratio, (int, float)):
             raise ValueError(
                 f"`expansion_ratio` must be a number >= 1. Received: expansion_ratio="
@@ -516,6 +521,7 @@ class InvertedResidualBlock(_LevelBlock):
         self.depthwise = keras.layers.DepthwiseConv2D(
             self.kernel_size,
             padding="same",
+            dilation_rate=self.dilation_rate,
             use_bias=False,
             depthwise_initializer=self._initializer(),
             depthwise_regularizer=self.kernel_regularizer,
@@ -559,7 +565,13 @@ class InvertedResidualBlock(_LevelBlock):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"expansion_ratio": self.expansion_ratio, "se_ratio": self.se_ratio})
+        config.update(
+            {
+                "expansion_ratio": self.expansion_ratio,
+                "se_ratio": self.se_ratio,
+                "dilation_rate": self.dilation_rate,
+            }
+        )
         return config
 
 

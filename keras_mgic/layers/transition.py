@@ -39,7 +39,10 @@ class ChannelTransition(keras.layers.Layer):
     side and convolved without padding, as PyTorch's ``padding=1`` in the paper's reference
     code (BGUCompSci/MultigridInChannelsCNNs) and ``keras.applications``' ResNet stems do.
     TensorFlow's ``"same"`` padding would pad only the bottom and right for stride 2, which
-    shifts the sampling grid by one pixel. With stride 1 the convolution pads ``"same"``.
+    shifts the sampling grid by one pixel. With stride 1 the convolution pads ``"same"``;
+    it may then be dilated (``dilation_rate``), as the segmentation encoders' last stage is,
+    where a stride-2 transition of the classification network keeps stride 1 (output stride
+    16, Howard et al. 2019, Sec. 6.4).
 
     Args:
         filters: output channels.
@@ -50,6 +53,8 @@ class ChannelTransition(keras.layers.Layer):
         kernel_regularizer: optional regularizer of the convolution kernel.
         data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
             ``keras.config.image_data_format()``.
+        dilation_rate: positive int, the convolution's dilation; above 1 only with
+            ``strides=1``.
 
     Example:
 
@@ -67,12 +72,19 @@ class ChannelTransition(keras.layers.Layer):
         kernel_initializer="he_normal",
         kernel_regularizer=None,
         data_format=None,
+        dilation_rate=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.data_format = standardize_data_format(data_format)
         self.filters = positive_int("filters", filters)
         self.strides = positive_int("strides", strides)
+        self.dilation_rate = positive_int("dilation_rate", dilation_rate)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError(
+                "A strided ChannelTransition cannot be dilated: pass `strides=1` with "
+                f"`dilation_rate` > 1. Received: strides={strides}, dilation_rate={dilation_rate}"
+            )
         self.kernel_size = positive_int("kernel_size", kernel_size)
         self.activation = keras.activations.get(activation)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -86,6 +98,7 @@ class ChannelTransition(keras.layers.Layer):
             self.kernel_size,
             strides=self.strides,
             padding="same" if self.strides == 1 else "valid",
+            dilation_rate=self.dilation_rate,
             groups=math.gcd(channels, self.filters),
             use_bias=False,
             kernel_initializer=fresh_initializer(self.kernel_initializer),
@@ -145,6 +158,7 @@ class ChannelTransition(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
                 "data_format": self.data_format,
+                "dilation_rate": self.dilation_rate,
             }
         )
         return config

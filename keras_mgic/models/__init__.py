@@ -1,5 +1,11 @@
 """Ready-made MGIC networks and their dense twins, in the style of ``keras.applications``."""
 
+from keras_mgic.models.lraspp import (
+    LRASPPMobileNetV3Large,
+    LRASPPMobileNetV3Small,
+    MGICLRASPPMobileNetV3Large,
+    MGICLRASPPMobileNetV3Small,
+)
 from keras_mgic.models.mobilenet_v3 import (
     MGICMobileNetV3Large,
     MGICMobileNetV3Small,
@@ -42,7 +48,20 @@ MODELS = {
     "wide_resnet28_10": WideResNet28_10,
     "mgic_wide_resnet16_8": MGICWideResNet16_8,
     "mgic_wide_resnet28_10": MGICWideResNet28_10,
+    "lraspp_mobilenet_v3_large": LRASPPMobileNetV3Large,
+    "lraspp_mobilenet_v3_small": LRASPPMobileNetV3Small,
+    "mgic_lraspp_mobilenet_v3_large": MGICLRASPPMobileNetV3Large,
+    "mgic_lraspp_mobilenet_v3_small": MGICLRASPPMobileNetV3Small,
 }
+
+#: The semantic segmentation builders of ``MODELS``: images to per-pixel logits
+#: ``(batch, height, width, classes)``; every other builder is an image classifier.
+SEGMENTATION_MODELS = (
+    "lraspp_mobilenet_v3_large",
+    "lraspp_mobilenet_v3_small",
+    "mgic_lraspp_mobilenet_v3_large",
+    "mgic_lraspp_mobilenet_v3_small",
+)
 
 
 def get_model(name, **kwargs):
@@ -55,6 +74,10 @@ def get_model(name, **kwargs):
 
 
 __all__ = [
+    "LRASPPMobileNetV3Large",
+    "LRASPPMobileNetV3Small",
+    "MGICLRASPPMobileNetV3Large",
+    "MGICLRASPPMobileNetV3Small",
     "MGICMobileNetV3Large",
     "MGICMobileNetV3Small",
     "MGICResNet20",
@@ -64,6 +87,7 @@ __all__ = [
     "MGICWideResNet16_8",
     "MGICWideResNet28_10",
     "MODELS",
+    "SEGMENTATION_MODELS",
     "MobileNetV3Large",
     "MobileNetV3Small",
     "ResNet20",

@@ -47,6 +47,8 @@ class BlockSpec(NamedTuple):
         strides: 1 or 2.
         squeeze_excite: whether the block has a squeeze-and-excite (ratio 0.25).
         activation: ``"relu"`` or ``"hard_swish"``.
+        dilation: the depthwise convolution's dilation (1 in the classification tables;
+            see :func:`segmentation_blocks`).
     """
 
     expansion: float
@@ -55,6 +57,7 @@ class BlockSpec(NamedTuple):
     strides: int
     squeeze_excite: bool
     activation: str
+    dilation: int = 1
 
 
 _RE, _HS = "relu", "hard_swish"
@@ -119,6 +122,63 @@ def minimalistic_block(spec):
     """A row as ``keras.applications``' ``minimalistic=True`` has it: no squeeze-excite,
     ReLU only, 3x3 depthwise kernels."""
     return spec._replace(kernel_size=3, squeeze_excite=False, activation=_RE)
+
+
+def segmentation_blocks(blocks):
+    """A block table as the segmentation encoders use it: output stride 16, last stage halved.
+
+    The MobileNetV3 paper's segmentation setup (Howard et al. 2019, Sec. 6.4; the MGIC paper
+    follows it in Sec. 5.3): the last stride-2 row (1/16 to 1/32 resolution) keeps stride 1
+    and it and every row after it dilate their depthwise convolutions by 2, so the features
+    stay at 1/16; and that last stage is halved ("RF2"): its output widths and its expanded
+    widths (the first row's expansion factor halves; the later rows' expanded widths follow
+    their halved inputs). The top 1x1 convolution, six times the last width, halves with it.
+    That is what the authors' TensorFlow code builds (tensorflow/models,
+    ``research/deeplab/core/feature_extractor.py``, ``mobilenet_v3_large_seg``: 960 to 480
+    channels at the top, 672 to 336 expanded in the first row of the stage); torchvision's
+    ``_mobilenet_v3_conf(reduced_tail=True, dilated=True)`` halves the same widths but keeps
+    the first row's expanded width (672).
+
+    Args:
+        blocks: a classification block table, e.g. ``LARGE_BLOCKS``.
+
+    Returns:
+        The new table (a tuple of :class:`BlockSpec`).
+
+    Example:
+
+    >>> tail = segmentation_blocks(SMALL_BLOCKS)[-3:]
+    >>> [(row.filters, row.strides, row.dilation) for row in tail]
+    [(48, 1, 2), (48, 1, 2), (48, 1, 2)]
+    """
+    last = last_stride_row(blocks)
+    tail = [
+        row._replace(
+            filters=row.filters // 2,
+            strides=1,
+            dilation=2,
+            expansion=row.expansion / 2 if index == last else row.expansion,
+        )
+        for index, row in enumerate(blocks)
+        if index >= last
+    ]
+    return (*blocks[:last], *tail)
+
+
+def last_stride_row(blocks, before=None):
+    """The index of the last stride-2 row (of the rows before index ``before``, if given).
+
+    ``last_stride_row(blocks, last_stride_row(blocks))`` is the row that goes from 1/8 to
+    1/16 resolution in MobileNetV3's tables, whose input is the segmentation head's 1/8
+    features.
+
+    Example:
+
+    >>> last_stride_row(LARGE_BLOCKS), last_stride_row(LARGE_BLOCKS, 12)
+    (12, 6)
+    """
+    rows = blocks if before is None else blocks[:before]
+    return max(index for index, row in enumerate(rows) if row.strides == 2)
 
 
 def _check_alpha(alpha):
@@ -192,6 +252,7 @@ def _depthwise_bn(x, spec, prefix):
         spec.kernel_size,
         strides=spec.strides,
         padding=padding,
+        dilation_rate=spec.dilation,
         use_bias=False,
         depthwise_initializer="he_normal",
         name=name,
@@ -224,6 +285,7 @@ def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
             strides=spec.strides,
             kernel_size=3,
             activation=spec.activation,
+            dilation_rate=spec.dilation,
             name=f"{prefix}_transition",
         )(x)
     expanded = _depth(in_filters * spec.expansion)
@@ -233,6 +295,8 @@ def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
         "se_ratio": _SE_RATIO if spec.squeeze_excite else None,
         "activation": spec.activation,
     }
+    if spec.dilation != 1:
+        block_kwargs["dilation_rate"] = spec.dilation
     group_size, coarsest_size, coarsening = mgic
     return MGICBlock(
         group_size=block_group_size(filters, group_size, coarsest_size, coarsening),
@@ -259,11 +323,16 @@ def _stem(x, activation):
     return layers.Activation(activation, name="stem_activation")(x)
 
 
-def _blocks(x, blocks, alpha, mgic):
-    """The block table; ``mgic`` is ``(group_size, coarsest_size, coarsening, min_width)``
-    or None. Blocks whose output is narrower than ``min_width`` stay dense."""
+def _blocks(x, blocks, alpha, mgic, taps=()):
+    """The block table and the top 1x1 conv + BN; ``mgic`` is ``(group_size, coarsest_size,
+    coarsening, min_width)`` or None. Blocks whose output is narrower than ``min_width`` stay
+    dense. Returns the output, and with ``taps`` (row indices) ``(output, {index: the row's
+    input})``."""
     filters = _STEM_FILTERS
+    inputs = {}
     for index, spec in enumerate(blocks):
+        if index in taps:
+            inputs[index] = x
         out_filters = _depth(spec.filters * alpha)
         prefix = f"block{index}"
         if mgic is not None and apps.uses_mgic(out_filters, mgic[3]):
@@ -278,7 +347,39 @@ def _blocks(x, blocks, alpha, mgic):
         kernel_initializer="he_normal",
         name="top_conv",
     )(x)
-    return _batch_norm("top_bn")(top)
+    top = _batch_norm("top_bn")(top)
+    return (top, inputs) if taps else top
+
+
+def segmentation_encoder(x, architecture, *, alpha=1.0, minimalistic=False, mgic=None):
+    """The MobileNetV3 encoder of a segmentation network, on an already preprocessed input.
+
+    The stem, the rows of :func:`segmentation_blocks` (output stride 16, last stage halved
+    and dilated) and the top 1x1 convolution with its BatchNorm and activation, with the same
+    layers and names as :func:`build_mobilenet_v3`'s model (dense, or MGIC with ``mgic``).
+
+    Args:
+        x: a Keras tensor ``(batch, height, width, channels)``.
+        architecture: ``"large"``, ``"small"`` or an :class:`Architecture`.
+        alpha: width multiplier, as in :func:`build_mobilenet_v3`.
+        minimalistic: ``keras.applications``' minimalistic rows.
+        mgic: None (dense) or ``(group_size, coarsest_size, coarsening, mgic_min_width)``.
+
+    Returns:
+        ``(low, high)``: the 1/8-resolution features (the input of the row that goes from 1/8
+        to 1/16) and the final 1/16 features.
+    """
+    architecture = _architecture(architecture)
+    _check_alpha(alpha)
+    activation = _RE if minimalistic else _HS
+    blocks = architecture.blocks
+    if minimalistic:
+        blocks = tuple(minimalistic_block(spec) for spec in blocks)
+    low_row = last_stride_row(blocks, last_stride_row(blocks))
+    x = _stem(x, activation)
+    x, taps = _blocks(x, segmentation_blocks(blocks), alpha, mgic, taps=(low_row,))
+    high = layers.Activation(activation, name="top_activation")(x)
+    return taps[low_row], high
 
 
 def _head(x, last_point_filters, activation, dropout_rate, classes, classifier_activation):

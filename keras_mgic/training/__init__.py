@@ -7,13 +7,20 @@
     DIR/model.keras              the final model; it takes raw 0-255 RGB images
     DIR/metrics.json             test accuracy/loss, params, FLOPs, epochs, s/epoch, settings
     DIR/log.csv                  one row per epoch (across restarts)
-    DIR/learning_curves.png      loss and accuracy per epoch (when matplotlib is installed)
+    DIR/learning_curves.png      loss and accuracy (segmentation: mean IoU) per epoch (when
+                                 matplotlib is installed)
+    DIR/predictions.png          segmentation: test images, their masks and the predictions
     DIR/in_progress/             while the run lasts: BackupAndRestore state, its log.csv,
                                  the model after the latest epoch (last.keras)
 
 A run's final files appear only when it succeeds (each written to a temporary name, then
 renamed), so a failed or interrupted command never leaves an earlier run half replaced; the
 same command again resumes an interrupted run at its next epoch.
+
+The data set's task decides the loss, the metrics and the figures
+(``keras_mgic.training.tasks``): image classification (cross-entropy, accuracy) or semantic
+segmentation (per-pixel cross-entropy, mean IoU, pixel accuracy and per-class IoU, all skipping
+the ignore label 255; the model is built for any input size).
 
 The recipe (Eliasof et al. 2023, Sec. 5.2, with He et al. 2016's CIFAR pipeline):
 

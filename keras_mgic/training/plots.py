@@ -32,13 +32,14 @@ def plotting_available():
     return True
 
 
-def plot_learning_curves(logs, path, title=None):
-    """Writes a PNG with loss (log scale) and accuracy per epoch (train solid, test dashed).
+def plot_learning_curves(logs, path, title=None, metric="accuracy"):
+    """Writes a PNG with loss (log scale) and ``metric`` per epoch (train solid, test dashed).
 
     Args:
         logs: ``{label: log.csv path}``; one line pair per label.
         path: the PNG to write (written to a temporary name, then renamed).
         title: optional figure title.
+        metric: the logged metric of the second panel (``"mean_iou"`` for segmentation).
 
     Returns:
         ``path``.
@@ -60,10 +61,11 @@ def plot_learning_curves(logs, path, title=None):
     from keras_mgic.training.run_dir import atomic_write
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    keys = ("loss", metric)
     for index, (label, log_path) in enumerate(logs.items()):
-        _plot_run(axes, read_log(log_path), label, f"C{index}")
+        _plot_run(axes, read_log(log_path), label, f"C{index}", keys)
     axes[0].set_yscale("log")  # early test losses can be orders of magnitude above the rest
-    for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
+    for axis, key in zip(axes, keys, strict=True):
         axis.set_xlabel("epoch")
         axis.set_ylabel(key)
         axis.grid(alpha=0.3)
@@ -77,9 +79,9 @@ def plot_learning_curves(logs, path, title=None):
     return path
 
 
-def _plot_run(axes, columns, label, color):
+def _plot_run(axes, columns, label, color, keys):
     epochs = [int(e) + 1 for e in columns.get("epoch", [])]
-    for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
+    for axis, key in zip(axes, keys, strict=True):
         if key in columns:
             axis.plot(epochs, columns[key], color=color, label=f"{label} train")
         if f"val_{key}" in columns:

@@ -5,33 +5,27 @@ import platform
 import statistics
 
 
-def count(net):
-    """``(trainable parameters, multiply-adds)`` of ``net``; MACs are None when a user's
-    layer is unknown to the counter."""
+def count(net, input_shape=None):
+    """``(trainable parameters, multiply-adds)`` of ``net`` (MACs at ``input_shape``, default
+    the model's input); MACs are None when a user's layer is unknown to the counter."""
     from keras_mgic import profiling
 
     params = int(profiling.count_params(net))
     try:
-        flops = int(profiling.count_flops(net))
+        flops = int(profiling.count_flops(net, input_shape))
     except Exception as error:  # a user's builder may hold layers the counter lacks.
         print(f"keras_mgic.training: could not count FLOPs ({error}); writing null.")
         flops = None
     return params, flops
 
 
-def _last(values):
-    return float(values[-1]) if values else None
-
-
-def results(net, data, log_columns, evaluation, logger):
-    """The measured part: test and train figures, counts, epochs and timings."""
-    params, flops = count(net)
+def results(net, data, log_columns, evaluation, logger, task):
+    """The measured part: the task's test and train figures (``keras_mgic.training.tasks``),
+    counts, epochs and timings."""
+    params, flops = count(net, task.counting_shape(data))
     seconds = [s for s in log_columns.get("train_seconds", []) if math.isfinite(s)]
     return {
-        "test_accuracy": float(evaluation["accuracy"]),
-        "test_loss": float(evaluation["loss"]),
-        "train_accuracy": _last(log_columns.get("accuracy")),
-        "train_loss": _last(log_columns.get("loss")),
+        **task.results(evaluation, log_columns),
         "params": params,
         "flops": flops,
         "epochs_completed": int(logger.epochs_completed),

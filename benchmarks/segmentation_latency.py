@@ -1,0 +1,152 @@
+"""TFLite latency of the MGIC LR-ASPP segmenters against their dense twins at 512x1024.
+
+Usage: python benchmarks/segmentation_latency.py [--write] [--quick] [--height 512 --width 1024]
+
+Builds LR-ASPP-MobileNetV3-Small and -Large (19 classes, random weights) dense and MGIC, the
+MGIC ones at the builders' defaults (s_g = s_c = 64, the reference coarsening rule) and with
+Algorithm 1's literal rule (s_c = 64: blocks narrower than 64 channels keep one level, the
+layout that reproduces Table 5's MGIC-Small), for a fixed 512x1024 input (half of Cityscapes'
+resolution in each direction), converts each to float32 TFLite with
+``keras_mgic.export.to_tflite``, and times batch-1 inference with the default interpreter
+(LiteRT when installed; XNNPACK delegate) at 1 and 2 threads, the models alternating over
+several rounds (``_common.interleaved_ms``). Prints the median latency, the MGIC / dense ratios
+and the MACs ratios beside them; ``--write`` writes the ``segmentation_latency`` section of
+BENCHMARKS.md.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    environment,
+    interleaved_ms,
+    markdown_table,
+    tflite_runtime,
+    write_section,
+)
+
+from keras_mgic import export, models, profiling  # noqa: E402
+
+#: (label, model name, builder arguments, dense twin's label).
+MODELS = (
+    ("LR-ASPP-Small", "lraspp_mobilenet_v3_small", {}, None),
+    ("MGIC-Small (default)", "mgic_lraspp_mobilenet_v3_small", {}, "LR-ASPP-Small"),
+    ("MGIC-Small (literal)", "mgic_lraspp_mobilenet_v3_small", {"coarsening": "literal"},
+     "LR-ASPP-Small"),
+    ("LR-ASPP-Large", "lraspp_mobilenet_v3_large", {}, None),
+    ("MGIC-Large (default)", "mgic_lraspp_mobilenet_v3_large", {}, "LR-ASPP-Large"),
+    ("MGIC-Large (literal)", "mgic_lraspp_mobilenet_v3_large", {"coarsening": "literal"},
+     "LR-ASPP-Large"),
+)  # fmt: skip
+
+
+def convert(shape, folder, quick):
+    """Every model as a float32 ``.tflite`` file: ``{label: (path, params, MACs)}``."""
+    converted = {}
+    for label, name, kwargs, _ in MODELS:
+        if quick and "Large" in label:
+            continue
+        model = models.get_model(name, input_shape=shape, **kwargs)
+        path = export.to_tflite(model, os.path.join(folder, f"{name}_{len(converted)}.tflite"))
+        converted[label] = (path, profiling.count_params(model), profiling.count_flops(model))
+        print(f"converted {label}: {os.path.getsize(path) / 1e6:.1f} MB", flush=True)
+        del model
+        keras.backend.clear_session()
+    return converted
+
+
+def _invoker(path, threads, shape):
+    interpreter = export.interpreter_class()(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+    x = np.random.default_rng(0).uniform(0, 255, (1, *shape)).astype("float32")
+
+    def invoke():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+
+    return invoke
+
+
+def latency(converted, shape, rounds, repeat):
+    """``{threads: {label: median ms}}``."""
+    results = {}
+    for threads in (1, 2):
+        invokers = {label: _invoker(c[0], threads, shape) for label, c in converted.items()}
+        results[threads] = interleaved_ms(invokers, rounds=rounds, repeat=repeat, warmup=2)
+        print(threads, {k: round(v, 1) for k, v in results[threads].items()}, flush=True)
+    return results
+
+
+def table(converted, results):
+    rows = []
+    twins = {label: twin for label, _, _, twin in MODELS}
+    for label, (_, params, macs) in converted.items():
+        twin = twins[label]
+        cells = [label, f"{params / 1e6:.3f}M", f"{macs / 1e9:.2f}B"]
+        for threads in (1, 2):
+            cells.append(f"{results[threads][label]:.0f}")
+        if twin is None:
+            cells += ["–", "–", "–"]
+        else:
+            cells += [
+                f"{macs / converted[twin][2]:.2f}",
+                *(f"{results[t][label] / results[t][twin]:.2f}" for t in (1, 2)),
+            ]
+        rows.append(cells)
+    header = [
+        "model",
+        "params",
+        "MACs",
+        "ms, 1 thread",
+        "ms, 2 threads",
+        "MACs / dense",
+        "latency / dense, 1 thread",
+        "latency / dense, 2 threads",
+    ]
+    return markdown_table(header, rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="Small models, one round")
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--width", type=int, default=1024)
+    args = parser.parse_args(argv)
+    shape = (args.height, args.width, 3)
+    env = environment()
+    runtime = tflite_runtime()
+    print(env, f"runtime: {runtime}", flush=True)
+    rounds, repeat = (1, 2) if args.quick else (3, 5)
+    with tempfile.TemporaryDirectory() as folder:
+        converted = convert(shape, folder, args.quick)
+        results = latency(converted, shape, rounds, repeat)
+    text = table(converted, results)
+    print(text)
+    if args.write and not args.quick:
+        write_section(
+            "segmentation_latency",
+            "## TFLite latency: MGIC vs dense LR-ASPP segmenters at "
+            f"{args.height}x{args.width}\n\n"
+            f"`python benchmarks/segmentation_latency.py --write` (float32, batch 1, 19 "
+            f"classes, random weights, {runtime} interpreter with XNNPACK; median over "
+            f"{rounds} alternating rounds of the median of {repeat} invokes; the machine was "
+            f"shared with other jobs).\n{env}\n\n{text}\n\n"
+            "MGIC (default): s_g = s_c = 64 with the reference coarsening rule (every block "
+            "restricts once); MGIC (literal): Algorithm 1's rule, no coarse level in blocks "
+            "narrower than 64 channels (MobileNetV3-Small has none that wide).",
+        )
+
+
+if __name__ == "__main__":
+    main()

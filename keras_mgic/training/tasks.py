@@ -1,0 +1,163 @@
+"""What depends on the task in a run: the model's input and output, loss, metrics, figures.
+
+``train`` asks the data set's task (``Datasets.task``) for a :class:`Task` and leaves every
+task-dependent step to it:
+
+- ``model_input_shape(data)``: the input the model is built for;
+- ``check_model(net, data)``: a ValueError unless the model's output suits the task (e.g. a
+  classifier on a segmentation set), before anything is trained;
+- ``compile_arguments(net, data)``: the loss and the metrics;
+- ``results(evaluation, log_columns)``: the task's figures in ``metrics.json``;
+- ``counting_shape(data)``: the input shape MACs are counted at;
+- ``curve_metric``: the metric drawn next to the loss in ``learning_curves.png``;
+- ``write_figures(net, data, path_of)``: extra PNGs of the run (their file names).
+
+A new kind of task is a new class registered in ``TASKS`` under its ``Datasets.task`` name.
+"""
+
+import keras
+import numpy as np
+
+from keras_mgic.training.model import outputs_logits
+
+
+def _output_shape(net):
+    return tuple(net.outputs[0].shape) if getattr(net, "outputs", None) else None
+
+
+def _last(values):
+    return float(values[-1]) if values else None
+
+
+class ImageClassification:
+    """One label per image: sparse cross-entropy and accuracy."""
+
+    name = "image_classification"
+    curve_metric = "accuracy"
+
+    def model_input_shape(self, data):
+        return tuple(data.input_shape)
+
+    def counting_shape(self, data):
+        return None  # the model's own input shape
+
+    def check_model(self, net, data):
+        shape = _output_shape(net)
+        if shape is not None and len(shape) != 2:
+            raise ValueError(
+                f"The data set {data.name!r} has one label per image, so the model must "
+                "output one row of class scores per image (batch, classes); a per-pixel "
+                "model needs a segmentation data set (e.g. digit_mosaics). "
+                f"Received: output_shape={shape}"
+            )
+
+    def compile_arguments(self, net, data):
+        return {
+            "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=outputs_logits(net)),
+            "metrics": ["accuracy"],
+        }
+
+    def results(self, evaluation, log_columns):
+        return {
+            "test_accuracy": float(evaluation["accuracy"]),
+            "test_loss": float(evaluation["loss"]),
+            "train_accuracy": _last(log_columns.get("accuracy")),
+            "train_loss": _last(log_columns.get("loss")),
+        }
+
+    def write_figures(self, net, data, path_of):
+        return []
+
+
+class SemanticSegmentation:
+    """One label per pixel: cross-entropy, mean IoU and pixel accuracy, all skipping the
+    data set's ignore label; a PNG of test images, their masks and the predictions."""
+
+    name = "semantic_segmentation"
+    curve_metric = "mean_iou"
+    #: Test images in ``predictions.png``.
+    GRID_IMAGES = 6
+
+    def __init__(self):
+        self._mean_iou = None
+
+    def model_input_shape(self, data):
+        return (None, None, data.input_shape[-1])  # any size: test images may be larger
+
+    def counting_shape(self, data):
+        return tuple(data.input_shape)
+
+    def check_model(self, net, data):
+        shape = _output_shape(net)
+        if shape is not None and len(shape) != 4:
+            raise ValueError(
+                f"The data set {data.name!r} has a class per pixel, so the model must output "
+                "per-pixel class scores (batch, height, width, classes), e.g. "
+                "mgic_lraspp_mobilenet_v3_small. Received: output_shape="
+                f"{shape}"
+            )
+
+    def compile_arguments(self, net, data):
+        from keras_mgic.metrics import MeanIoU, PixelAccuracy
+
+        self._mean_iou = MeanIoU(data.num_classes, ignore_label=data.ignore_label)
+        loss = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=outputs_logits(net), ignore_class=data.ignore_label
+        )
+        accuracy = PixelAccuracy(data.num_classes, ignore_label=data.ignore_label)
+        return {"loss": loss, "metrics": [self._mean_iou, accuracy]}
+
+    def results(self, evaluation, log_columns):
+        """The figures of the last evaluation (``model.evaluate`` on the test set)."""
+        per_class = self._mean_iou.per_class_iou() if self._mean_iou is not None else []
+        return {
+            "task": self.name,
+            "mean_iou": float(evaluation["mean_iou"]),
+            "pixel_accuracy": float(evaluation["pixel_accuracy"]),
+            "per_class_iou": [None if np.isnan(v) else float(v) for v in per_class],
+            "test_loss": float(evaluation["loss"]),
+            "train_mean_iou": _last(log_columns.get("mean_iou")),
+            "train_pixel_accuracy": _last(log_columns.get("pixel_accuracy")),
+            "train_loss": _last(log_columns.get("loss")),
+        }
+
+    def write_figures(self, net, data, path_of):
+        from keras_mgic.training.plots import plotting_available
+        from keras_mgic.training.prediction_grid import plot_prediction_grid
+
+        if not plotting_available():
+            return []
+        images, masks = _first_test_images(data.test, self.GRID_IMAGES)
+        predictions = np.argmax(net.predict(images, verbose=0), axis=-1)
+        plot_prediction_grid(
+            images,
+            masks,
+            predictions,
+            path_of("predictions.png"),
+            num_classes=data.num_classes,
+            ignore_label=data.ignore_label,
+            class_names=data.class_names,
+        )
+        return ["predictions.png"]
+
+
+def _first_test_images(dataset, count):
+    images, masks = [], []
+    for batch_images, batch_masks in dataset:
+        images.append(np.asarray(batch_images))
+        masks.append(np.asarray(batch_masks))
+        if sum(len(x) for x in images) >= count:
+            break
+    return np.concatenate(images)[:count], np.concatenate(masks)[:count]
+
+
+#: ``Datasets.task`` -> the Task class that runs it.
+TASKS = {task.name: task for task in (ImageClassification, SemanticSegmentation)}
+
+
+def task_for(data):
+    """A new :class:`Task` object for the data set's task (``data.task``)."""
+    name = getattr(data, "task", ImageClassification.name)
+    if name not in TASKS:
+        raise ValueError(f"Unknown task: expected one of {sorted(TASKS)}. Received: task={name!r}")
+    return TASKS[name]()
