@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/segmentation.py [--epochs 15] [--write] [--quick]
 
-Trains ``mgic_lraspp_mobilenet_v3_small`` (the builder's defaults: s_g = s_c = 64, the
+Trains ``mgic_lraspp_mobilenet_v3_small`` (the builder's defaults: s_g = 16, s_c = 32, the
 reference coarsening rule, alpha 1) and ``lraspp_mobilenet_v3_small`` with
 ``keras_mgic.training.train`` on the offline digit mosaics (600 training mosaics of 128x128,
 200 test mosaics of other digit images; the data set's defaults: batch 16, learning rate 0.2,
@@ -195,9 +195,9 @@ def main(argv=None):
             f"by `keras_mgic.training.train` for {epochs} epochs on the digit mosaics (600 "
             "training mosaics of 128x128, 200 test mosaics of other digits; batch "
             f"{first['batch_size']}, learning rate {first['learning_rate']}, cosine schedule, "
-            "seed 0), one after the other; the builders' defaults (MGIC: s_g = s_c = 64, the "
-            "reference coarsening rule). Mean IoU over the 11 classes on the test mosaics; "
-            "seconds are training seconds on this machine, shared with other jobs.\n"
+            "seed 0), one after the other; the builders' defaults (MGIC: s_g = 16, s_c = 32, "
+            "the reference coarsening rule). Mean IoU over the 11 classes on the test mosaics; "
+            "seconds are training seconds on this machine.\n"
             f"{env}\n\n{trained}\n\n"
             f"Export of the trained models; parity on the {held_out} test mosaics (any input "
             "size: the files take 128x128 here); int8 is full-integer, calibrated on "
