@@ -10,6 +10,7 @@ from keras_mgic.layers.level_blocks import (
     SqueezeExcite,
 )
 from keras_mgic.layers.mgic_block import MGICBlock
+from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, KNNGraph, PointTransition
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.transition import ChannelTransition
 
@@ -19,9 +20,13 @@ __all__ = [
     "ChannelProlongation",
     "ChannelRestriction",
     "ChannelTransition",
+    "DiffGCNConv",
+    "EdgeConv",
     "GroupedConv2D",
     "InvertedResidualBlock",
+    "KNNGraph",
     "MGICBlock",
+    "PointTransition",
     "PreActResidualBlock",
     "ResidualBlock",
     "SqueezeExcite",
