@@ -52,8 +52,7 @@ def _randomize_bn(layer, rng):
 # ---------------------------------------------------------------------------- the graph
 
 
-@pytest.mark.backends
-@pytest.mark.parametrize("k", [1, 4, 10])
+@pytest.mark.parametrize("k", [1, pytest.param(4, marks=pytest.mark.backends), 10])
 def test_knn_graph_matches_numpy(k):
     points = _normal((3, 24, 3), seed=k)
     neighbors = keras.ops.convert_to_numpy(KNNGraph(k)(points))
@@ -117,8 +116,9 @@ def test_grouped_pointwise_matches_numpy_on_points_and_edges(groups):
 # ------------------------------------------------------------------------------ EdgeConv
 
 
-@pytest.mark.backends
-@pytest.mark.parametrize("channels, filters, groups", [(3, 8, 1), (8, 12, 4)])
+@pytest.mark.parametrize(
+    "channels, filters, groups", [(3, 8, 1), pytest.param(8, 12, 4, marks=pytest.mark.backends)]
+)
 def test_edge_conv_matches_numpy(channels, filters, groups):
     x = _normal((2, 12, channels), seed=7)
     neighbors = np_knn(x, 4).astype("int32")
@@ -149,8 +149,7 @@ def test_edge_conv_on_the_dgcnn_layout_equals_the_per_edge_convolution():
 # ------------------------------------------------------------------------------- DiffGCN
 
 
-@pytest.mark.backends
-@pytest.mark.parametrize("dims", [2, 3])
+@pytest.mark.parametrize("dims", [2, pytest.param(3, marks=pytest.mark.backends)])
 def test_diffgcn_gradient_matches_the_auxiliary_graph(dims):
     x = _normal((2, 11, 5), seed=10)
     coordinates = _normal((2, 11, dims), seed=11)
@@ -177,9 +176,9 @@ def test_diffgcn_gradient_of_a_linear_field_points_along_its_slope():
     assert np.all(cosine < 0)  # -M a with M positive semi-definite: never along +a
 
 
-@pytest.mark.backends
 @pytest.mark.parametrize(
-    "channels, filters, groups, dims", [(3, 8, 1, 3), (8, 8, 4, 3), (6, 4, 2, 2)]
+    "channels, filters, groups, dims",
+    [(3, 8, 1, 3), pytest.param(8, 8, 4, 3, marks=pytest.mark.backends), (6, 4, 2, 2)],
 )
 def test_diffgcn_conv_matches_numpy(channels, filters, groups, dims):
     x = _normal((2, 10, channels), seed=13)

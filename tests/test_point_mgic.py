@@ -80,8 +80,9 @@ def _randomize(block, rng):
 # --------------------------------------------------------------- Algorithm 1 on point sets
 
 
-@pytest.mark.backends
-@pytest.mark.parametrize("block_name", ["diffgcn", "edgeconv"])
+@pytest.mark.parametrize(
+    "block_name", [pytest.param("diffgcn", marks=pytest.mark.backends), "edgeconv"]
+)
 def test_mgic_on_points_matches_numpy_algorithm_1(block_name):
     coordinates, neighbors = _graph()
     x = _normal((2, 24, 16), seed=2)
@@ -135,7 +136,6 @@ def test_point_transfers_check_ranks():
 # ------------------------------------------------------------------------ MGIC properties
 
 
-@pytest.mark.backends
 @pytest.mark.parametrize("channels, group_size, coarsest_size", [(32, 8, 4), (24, 4, 6)])
 def test_identity_block_gives_identity_mgic_block_on_points(channels, group_size, coarsest_size):
     _, neighbors = _graph()
@@ -173,7 +173,6 @@ def _channel_dependency(block, channels, coordinates, neighbors, eps=0.1, sample
     return dep / dep.max()
 
 
-@pytest.mark.backends
 def test_mgic_diffgcn_couples_every_channel_pair():
     coordinates, neighbors = _graph(points=20)
     # DiffGCN's gradient scales with the neighbour offsets: spread points keep the gain of
