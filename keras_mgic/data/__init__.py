@@ -3,6 +3,9 @@ offline default.
 
 - ``"digits"`` (``keras_mgic.data.digits``): scikit-learn's bundled handwritten digits as
   32x32 RGB images, a fixed 1,437 / 360 split, nothing downloaded.
+- ``"digit_points"`` and ``"modelnet10"`` (``keras_mgic.data.point_datasets``): point sets,
+  the digits as ``(x, y, intensity)`` points (offline) and ModelNet-10 from its folder of
+  OFF meshes, with rotation, scaling and jitter for training.
 - Any TFDS image-classification data set (``keras_mgic.data.tfds_source``): ``"cifar10"``,
   ``"cifar100"``, ``"imagenet2012"``, ... through ``tfds.load``, offline unless
   ``download=True``.
@@ -23,23 +26,35 @@ Example:
 
 from keras_mgic.data.augmentation import CIFAR_STYLE_MAX_SIZE
 from keras_mgic.data.datasets import Datasets, load_dataset
+from keras_mgic.data.digit_points import DIGIT_POINTS, load_digit_points_arrays
 from keras_mgic.data.digits import (
     DIGITS,
     DIGITS_SPLIT_SEED,
     DIGITS_TEST_SIZE,
     load_digits_arrays,
 )
+from keras_mgic.data.modelnet import MODELNET10, load_modelnet_arrays
+from keras_mgic.data.off_mesh import read_off
 from keras_mgic.data.pipeline import make_pipeline
+from keras_mgic.data.point_datasets import POINT_DATASETS
+from keras_mgic.data.point_pipeline import make_point_pipeline
 from keras_mgic.data.tfds_source import DatasetNotAvailableError
 
 __all__ = [
     "CIFAR_STYLE_MAX_SIZE",
     "DIGITS",
+    "DIGIT_POINTS",
     "DIGITS_SPLIT_SEED",
     "DIGITS_TEST_SIZE",
     "DatasetNotAvailableError",
+    "MODELNET10",
+    "POINT_DATASETS",
     "Datasets",
     "load_dataset",
+    "load_digit_points_arrays",
     "load_digits_arrays",
+    "load_modelnet_arrays",
     "make_pipeline",
+    "make_point_pipeline",
+    "read_off",
 ]

@@ -10,7 +10,13 @@ from keras_mgic.layers.level_blocks import (
     SqueezeExcite,
 )
 from keras_mgic.layers.mgic_block import MGICBlock
-from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, KNNGraph, PointTransition
+from keras_mgic.layers.point_cloud import (
+    DiffGCNConv,
+    EdgeConv,
+    KNNGraph,
+    PointCoordinates,
+    PointTransition,
+)
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.transition import ChannelTransition
 
@@ -26,6 +32,7 @@ __all__ = [
     "InvertedResidualBlock",
     "KNNGraph",
     "MGICBlock",
+    "PointCoordinates",
     "PointTransition",
     "PreActResidualBlock",
     "ResidualBlock",

@@ -6,6 +6,7 @@ from keras_mgic.models.mobilenet_v3 import (
     MobileNetV3Large,
     MobileNetV3Small,
 )
+from keras_mgic.models.point_cloud import DGCNN, DiffGCN, MGICDiffGCN
 from keras_mgic.models.resnet import (
     MGICResNet20,
     MGICResNet50,
@@ -42,6 +43,9 @@ MODELS = {
     "wide_resnet28_10": WideResNet28_10,
     "mgic_wide_resnet16_8": MGICWideResNet16_8,
     "mgic_wide_resnet28_10": MGICWideResNet28_10,
+    "dgcnn": DGCNN,
+    "diffgcn": DiffGCN,
+    "mgic_diffgcn": MGICDiffGCN,
 }
 
 
@@ -55,6 +59,9 @@ def get_model(name, **kwargs):
 
 
 __all__ = [
+    "DGCNN",
+    "DiffGCN",
+    "MGICDiffGCN",
     "MGICMobileNetV3Large",
     "MGICMobileNetV3Small",
     "MGICResNet20",

@@ -4,6 +4,7 @@
 - ``EdgeConv``: DGCNN's edge convolution (Wang et al., ACM TOG 2019).
 - ``DiffGCNConv``: DiffGCN's gradient convolution (Eliasof & Treister, NeurIPS 2020).
 - ``PointTransition``: the cheap width change in front of an MGIC block.
+- ``PointCoordinates``: the coordinate channels of a point-cloud input.
 
 ``EdgeConv`` and ``DiffGCNConv`` take ``filters`` and ``groups``, so they are MGIC per-level
 blocks: ``MGICBlock(block="edgeconv")`` or ``MGICBlock(block="diffgcn")`` on point features,
@@ -12,6 +13,7 @@ only (gathers, ``top_k`` and ``segment_sum``), they run on TensorFlow, JAX and P
 export to TFLite with builtin ops.
 """
 
+from keras_mgic.layers.point_cloud.coordinates import PointCoordinates
 from keras_mgic.layers.point_cloud.diffgcn import DiffGCNConv, graph_gradient
 from keras_mgic.layers.point_cloud.edge_conv import EdgeConv
 from keras_mgic.layers.point_cloud.graph_ops import (
@@ -30,6 +32,7 @@ __all__ = [
     "DiffGCNConv",
     "EdgeConv",
     "KNNGraph",
+    "PointCoordinates",
     "PointTransition",
     "gather_neighbors",
     "graph_gradient",

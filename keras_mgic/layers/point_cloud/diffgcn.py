@@ -43,20 +43,24 @@ def graph_gradient(features, neighbors, coordinates):
     [[-0.5, 0.0], [-0.5, 0.0]]
     """
     coordinates = keras.ops.cast(coordinates, features.dtype)
-    feature_differences = keras.ops.expand_dims(features, 2) - gather_neighbors(
-        features, neighbors
-    )  # x_i - x_j, (batch, points, k, channels)
+    neighbors = keras.ops.convert_to_tensor(neighbors)
+    # Per edge i <- j: x_i - x_j and p_j - p_i, (batch, points, k, channels or dims).
+    differences = keras.ops.expand_dims(features, 2) - gather_neighbors(features, neighbors)
     offsets = gather_neighbors(coordinates, neighbors) - keras.ops.expand_dims(coordinates, 2)
-    edges = keras.ops.expand_dims(offsets, -1) * keras.ops.expand_dims(feature_differences, 3)
-    edges = edges * 0.25  # (batch, points, k, dims, channels)
-    shape = keras.ops.shape(edges)
-    flat = keras.ops.reshape(edges, (shape[0], shape[1], shape[2], -1))
-    total = keras.ops.sum(flat, axis=2) + scatter_to_neighbors(flat, neighbors)
+    # The edges of which a point is the centre: a batched matrix product over the k edges,
+    # with no (points, k, dims * channels) tensor.
+    own = keras.ops.einsum("bnkd,bnkc->bndc", offsets, differences)
+    # The edges of which it is the neighbour (the edge value is symmetric in i and j),
+    # one coordinate at a time: per-edge tensors stay (points, k, channels).
+    chosen = [
+        scatter_to_neighbors(differences * offsets[..., d : d + 1], neighbors)
+        for d in range(coordinates.shape[-1])
+    ]
+    total = own + keras.ops.stack(chosen, axis=2)
     # Edges per point: its k own ones plus those of the points that chose it.
-    in_degree = scatter_to_neighbors(keras.ops.ones_like(flat[..., :1]), neighbors)
-    total = total / (in_degree + float(flat.shape[2]))
-    dims, channels = coordinates.shape[-1], features.shape[-1]
-    return keras.ops.reshape(total, (shape[0], shape[1], dims, channels))
+    in_degree = scatter_to_neighbors(keras.ops.ones_like(offsets[..., :1]), neighbors)
+    count = keras.ops.expand_dims(in_degree + float(neighbors.shape[-1]), -1)
+    return total / (4.0 * count)
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
