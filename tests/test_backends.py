@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import pytest
 from numpy_reference import np_level_block, np_mgic_algorithm_1, relu
-from small_models import CLASSES, LOOP_NAMES, MGIC_MODELS, SIZE, small_model_kwargs
+from small_models import CLASSES, LOOP_NAMES, MGIC_MODELS, small_inputs, small_model_kwargs
 
 import keras_mgic
 from keras_mgic import MGICBlock, ops
@@ -481,7 +481,7 @@ def test_every_builder_builds_and_predicts(name):
     )
     has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
-    probabilities = model.predict(_normal((2, SIZE, SIZE, 3), seed=23), verbose=0)
+    probabilities = model.predict(small_inputs(name, 2, seed=23), verbose=0)
     assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))
     np.testing.assert_allclose(probabilities.sum(axis=-1), np.ones(2), rtol=1e-5)
 

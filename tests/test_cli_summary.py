@@ -106,3 +106,13 @@ def test_summary_hybrid_wide_resnet(capsys):
     assert "mgic_min_width=256" in out
     everything = _expected("mgic_wide_resnet16_8", input_shape=shape)
     assert everything[0] < rows["mgic_wide_resnet16_8"][0] < rows["wide_resnet16_8"][0]
+
+
+def test_summary_point_cloud_pair_takes_points(capsys):
+    argv = ["summary", "mgic_diffgcn", "--input-size", "64", "--group-size", "16"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    rows, _ = _printed_rows(out)
+    assert rows["diffgcn"] == _expected("diffgcn", points=64)
+    assert rows["mgic_diffgcn"] == _expected("mgic_diffgcn", points=64, group_size=16)
+    assert "input 64x3" in out and "group_size=16, coarsest_size=32" in out

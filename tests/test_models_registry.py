@@ -6,7 +6,15 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
-from small_models import CLASSES, LOOP_NAMES, SIZE, small_model_kwargs
+from small_models import (
+    CLASSES,
+    LOOP_NAMES,
+    POINT_CLOUD_NAMES,
+    POINTS,
+    SIZE,
+    small_inputs,
+    small_model_kwargs,
+)
 
 from keras_mgic import models
 
@@ -26,8 +34,8 @@ def _build(name, **overrides):
     return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
-def test_registry_has_all_sixteen_builders_in_pairs():
-    assert len(NAMES) == 16
+def test_registry_has_all_nineteen_builders_in_pairs():
+    assert len(NAMES) == 19  # 16 image classifiers, 3 point-cloud classifiers
     assert len(WIDTH_NAMES) == 4  # the MobileNetV3 builders
     for name in NAMES:
         if name.startswith("mgic_"):
@@ -41,7 +49,7 @@ def test_builder_forward_and_gradients(name):
     # A batch of 4: with 2 images, a training-mode BatchNorm on a 1x1 feature map outputs
     # -1 and +1 whatever its input, so the gradients behind it vanish.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(4, SIZE, SIZE, 3)).astype("float32")
+    x = small_inputs(name, 4)
     weights = tf.constant(rng.normal(size=(4, CLASSES)).astype("float32"))
     with tf.GradientTape() as tape:
         y = model(x, training=True)
@@ -77,6 +85,10 @@ def _feature_size(name):
 @pytest.mark.parametrize("name", LOOP_NAMES)
 def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
+    if name in POINT_CLOUD_NAMES:  # per-point embeddings
+        assert features.output_shape == (None, POINTS, 64)
+        assert not any(layer.name == "predictions" for layer in features.layers)
+        return
     size = _feature_size(name)
     channels = features.output_shape[-1]
     assert features.output_shape == (None, size, size, channels) and channels > 0
@@ -102,9 +114,9 @@ def test_cifar_builders_keep_an_8x8_feature_map():
 def test_keras_round_trip_keeps_outputs(fresh_process):
     """One model of each family, saved as .keras and reloaded in a new process that only
     imports keras_mgic (the registered layers must be enough)."""
-    x = np.random.default_rng(1).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
     saved, expected = {}, {}
-    for name in ("mgic_resnet20", "mgic_mobilenet_v3_small"):
+    for name in ("mgic_resnet20", "mgic_mobilenet_v3_small", "mgic_diffgcn"):
+        x = small_inputs(name, 2, seed=1)
         model = _build(name)
         model(x, training=True)  # move the BatchNorm statistics away from their initial values
         expected[name] = model(x, training=False).numpy()

@@ -4,8 +4,8 @@ MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` 
 ``resnet56`` both print the pair. ``--group-size``, ``--coarsest-size`` and
 ``--mgic-min-width`` (blocks narrower than it stay dense) go to the MGIC model, ``--alpha``
 (MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated old name) and
-``--input-size`` to both. FLOPs are counted as multiply-adds, as in the paper (see
-``keras_mgic.profiling.count_flops``).
+``--input-size`` (the points per cloud for the point-cloud models) to both. FLOPs are
+counted as multiply-adds, as in the paper (see ``keras_mgic.profiling.count_flops``).
 
 Example::
 
@@ -31,7 +31,9 @@ def add_arguments(parser):
         "--alpha", "--width-multiplier", type=positive_float, help="MobileNetV3's width multiplier"
     )
     parser.add_argument(
-        "--input-size", type=positive_int, help="input height and width (default: the model's)"
+        "--input-size",
+        type=positive_int,
+        help="input height and width, or points per cloud (default: the model's)",
     )
 
 
@@ -73,7 +75,9 @@ def summarize(
     common = {}
     if alpha is not None:
         common["alpha"] = alpha
-    if input_size is not None:
+    if input_size is not None and _accepts(models.MODELS[dense_name], "points"):
+        common["points"] = input_size  # a point-cloud model: points per cloud
+    elif input_size is not None:
         common["input_shape"] = (input_size, input_size, 3)
     mgic_kwargs = dict(common)
     if group_size is not None:

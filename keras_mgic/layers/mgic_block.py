@@ -150,7 +150,8 @@ class MGICBlock(keras.layers.Layer):
     >>> points = keras.random.normal((2, 50, 3))
     >>> features = keras.random.normal((2, 50, 64))
     >>> block = MGICBlock(8, 16, block="diffgcn")
-    >>> neighbors = keras_mgic.layers.KNNGraph(k=10)(features)
+    >>> from keras_mgic.layers import KNNGraph
+    >>> neighbors = KNNGraph(k=10)(features)
     >>> tuple(block(features, neighbors=neighbors, coordinates=points).shape)
     (2, 50, 64)
     """

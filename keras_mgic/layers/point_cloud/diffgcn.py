@@ -101,6 +101,7 @@ class DiffGCNConv(GraphConv):
 
     Example:
 
+    >>> from keras_mgic.layers import KNNGraph
     >>> points = keras.random.normal((2, 32, 3))
     >>> neighbors = KNNGraph(k=4)(points)
     >>> layer = DiffGCNConv(16)

@@ -46,6 +46,7 @@ class EdgeConv(GraphConv):
 
     Example:
 
+    >>> from keras_mgic.layers import KNNGraph
     >>> x = keras.random.normal((2, 32, 3))
     >>> neighbors = KNNGraph(k=4)(x)
     >>> tuple(EdgeConv(16)(x, neighbors=neighbors).shape)
