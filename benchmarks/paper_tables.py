@@ -1,4 +1,4 @@
-"""The paper's parameter and FLOP tables (Tables 2, 3, 4, 7, 8) rebuilt with keras_mgic.
+"""The paper's parameter and FLOP tables (Tables 2, 3, 4, 6, 7, 8) rebuilt with keras_mgic.
 
 Usage: python benchmarks/paper_tables.py [--write] [--no-what-if]
 
@@ -10,7 +10,8 @@ readings of the coarsening rule, ``MGICBlock(coarsening="reference")`` (the defa
 paper's public reference code) and ``coarsening="literal"`` (Algorithm 1 read literally): the
 built model is cloned with ``keras.models.clone_model``, every ``MGICBlock`` rebuilt from its
 config with the other ``coarsening``. ``--write`` replaces the ``paper_tables`` section of
-BENCHMARKS.md.
+BENCHMARKS.md. Table 6 (point clouds) is ``benchmarks/paper_table6.py``, run from here too
+(its own section, ``paper_table6``).
 """
 
 import argparse
@@ -20,6 +21,7 @@ import sys
 import keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import paper_table6  # noqa: E402
 from _common import environment, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import MGICBlock, profiling  # noqa: E402
@@ -441,6 +443,7 @@ def main(argv=None):
         ]
     if args.write:
         write_section("paper_tables", "\n".join(text))
+    paper_table6.main(["--write"] if args.write else [])
 
 
 if __name__ == "__main__":

@@ -163,7 +163,8 @@ class DiffGCNConv(GraphConv):
             (shape[0], shape[1], self.coordinate_dim, self.groups, channels // self.groups),
         )
         grouped = keras.ops.transpose(grouped, (0, 1, 3, 2, 4))
-        grouped = keras.ops.reshape(grouped, (shape[0], shape[1], -1))
+        # The channel count spelled out (not -1): a static shape for TFLite's CONV_2D.
+        grouped = keras.ops.reshape(grouped, (shape[0], shape[1], self.coordinate_dim * channels))
         outputs = grouped_pointwise(grouped, self.kernel, self.groups)
         return self.activation(self.bn(outputs, training=training))
 
