@@ -188,3 +188,12 @@ def test_mgic_diffgcn_fits_predicts_and_round_trips(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), predicted)
+
+
+def test_mixed_precision_keeps_float32_variables_and_logits():
+    keras.config.set_dtype_policy("mixed_bfloat16")  # conftest restores float32
+    model = _build("mgic_diffgcn", group_size=32, coarsest_size=64)
+    assert {w.dtype for w in model.weights} == {"float32"}
+    y = model(small_inputs("mgic_diffgcn", 2), training=False)
+    assert keras.backend.standardize_dtype(y.dtype) == "float32"
+    assert np.all(np.isfinite(_np(y)))
