@@ -168,8 +168,8 @@ neither is in the paper's text. MACs relative to our DiffGCN: 0.56 at (16, 32), 
 (8, 16), 0.29 at (4, 8) (the paper: 0.21).
 
 Not counted by `count_flops` (as the paper's DGCNN row does not count them): the k-NN
-distance products (listed), `top_k`, the gathers and scatters, and the element-wise products
-of DiffGCN's gradient (about `4 k * dims * channels` per point and layer). On a CPU they
+distance products (listed), `top_k`, the gathers and scatters, and the products of DiffGCN's
+gradient (`k * dims * channels` per point and layer, twice). On a CPU they
 dominate DiffGCN's time, and an MGIC block runs the gradient on every level (the level widths
 add up to about twice the stage's width), so MGIC-DiffGCN's lower MACs do not make it faster
 (`--time`).
