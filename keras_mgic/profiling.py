@@ -265,6 +265,10 @@ def count_flops(model, input_shape=None):
     Counted: convolutions (dense, grouped, depthwise, separable, transposed; any stride),
     Dense layers, and the MGIC restriction and prolongation operators, wherever they are
     nested (``MGICBlock`` levels, per-level blocks, ``ChannelTransition``, squeeze-excite).
+    Point sets: ``EdgeConv``, ``DiffGCNConv`` and ``PointTransition`` count their kernel once
+    per point (points x filters x kernel rows); the k-NN graph's distance products, ``top_k``,
+    the gathers and scatters along the graph and DiffGCN's gradient products are not
+    counted, as the paper's DGCNN row (Table 6) does not count them.
     A convolution's count is its output elements times the kernel size per output
     (``kh * kw * channels_in / groups``). Not counted, as in the paper: biases, BatchNorm,
     activations, additions, pooling and resizing. TensorFlow's profiler reports about two
