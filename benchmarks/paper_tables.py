@@ -1,4 +1,4 @@
-"""The paper's parameter and FLOP tables (Tables 2, 3, 4, 7, 8) rebuilt with keras_mgic.
+"""The paper's parameter and FLOP tables (Tables 2, 3, 4, 6, 7, 8) rebuilt with keras_mgic.
 
 Usage: python benchmarks/paper_tables.py [--write] [--no-what-if] [--segmentation-only]
 
@@ -14,6 +14,8 @@ BENCHMARKS.md.
 
 Table 5 (segmentation, LR-ASPP on MobileNetV3 encoders, 1024x2048, 19 classes) is counted in
 its own section, ``paper_table5`` (``--segmentation-only`` counts and writes only that one).
+Table 6 (point clouds) is ``benchmarks/paper_table6.py``, run from here too (its own section,
+``paper_table6``).
 """
 
 import argparse
@@ -23,6 +25,7 @@ import sys
 import keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import paper_table6  # noqa: E402
 from _common import environment, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import MGICBlock, profiling  # noqa: E402
@@ -579,6 +582,7 @@ def main(argv=None):
         ]
     if args.write:
         write_section("paper_tables", "\n".join(text))
+    paper_table6.main(["--write"] if args.write else [])
 
 
 if __name__ == "__main__":

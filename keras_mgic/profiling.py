@@ -21,6 +21,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, PointTransition
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 
 
@@ -111,6 +112,13 @@ FLOP_COUNTERS = {
     keras.layers.Dense: _dense_macs,
     ChannelRestriction: _conv_macs,
     ChannelProlongation: _conv_macs,
+    # Point sets: kernels (rows per group, filters), applied once per point (see the layers).
+    # The k-NN graph's distances (a points x points matrix product per KNNGraph), its top_k,
+    # the gathers, scatters and element-wise products are not counted, as in the paper's
+    # DGCNN row (Table 6); benchmarks/paper_table6.py lists the distance MACs apart.
+    EdgeConv: _conv_macs,
+    DiffGCNConv: _conv_macs,
+    PointTransition: _conv_macs,
 }
 
 #: Leaf layers with weights that do no multiply-adds (no warning for them).
@@ -257,6 +265,10 @@ def count_flops(model, input_shape=None):
     Counted: convolutions (dense, grouped, depthwise, separable, transposed; any stride),
     Dense layers, and the MGIC restriction and prolongation operators, wherever they are
     nested (``MGICBlock`` levels, per-level blocks, ``ChannelTransition``, squeeze-excite).
+    Point sets: ``EdgeConv``, ``DiffGCNConv`` and ``PointTransition`` count their kernel once
+    per point (points x filters x kernel rows); the k-NN graph's distance products, ``top_k``,
+    the gathers and scatters along the graph and DiffGCN's gradient products are not
+    counted, as the paper's DGCNN row (Table 6) does not count them.
     A convolution's count is its output elements times the kernel size per output
     (``kh * kw * channels_in / groups``). Not counted, as in the paper: biases, BatchNorm,
     activations, additions, pooling and resizing. TensorFlow's profiler reports about two

@@ -1,15 +1,18 @@
 """Small configurations of the model builders, shared by the test files.
 
 ``small_model_kwargs`` keeps every builder of ``keras_mgic.models.MODELS`` small and fast at
-the smallest input the ImageNet-style ones take; ``MGIC_MODELS`` are one MGIC ResNet and one
-MGIC MobileNetV3 small enough to train and save in seconds on every Keras backend.
+the smallest input the ImageNet-style ones take (point-cloud builders: 64 points, k = 4);
+``small_inputs`` draws a batch of the matching input. ``MGIC_MODELS`` are one MGIC ResNet and
+one MGIC MobileNetV3 small enough to train and save in seconds on every Keras backend.
 
-The per-model loops of image classifiers take ``LOOP_NAMES``; the segmentation builders
-(``keras_mgic.models.SEGMENTATION_MODELS``, per-pixel outputs) have their own loops,
-``SEGMENTATION_NAMES`` with ``small_segmentation_kwargs``.
+The per-model loops of classifiers (images and point clouds) take ``LOOP_NAMES``; the
+segmentation builders (``keras_mgic.models.SEGMENTATION_MODELS``, per-pixel outputs) have
+their own loops, ``SEGMENTATION_NAMES`` with ``small_segmentation_kwargs``.
 """
 
 import inspect
+
+import numpy as np
 
 from keras_mgic import models
 
@@ -21,12 +24,17 @@ CLASSES = 5
 HEAVY = ("mgic_wide_resnet28_10", "wide_resnet28_10")
 #: The segmentation builders (output (batch, height, width, classes)).
 SEGMENTATION_NAMES = sorted(models.SEGMENTATION_MODELS)
-#: The image classifiers (output (batch, classes)).
+#: The classifiers, of images and of point clouds (output (batch, classes)).
 CLASSIFIER_NAMES = [name for name in sorted(models.MODELS) if name not in SEGMENTATION_NAMES]
-#: Every image classifier but the heavy ones, for the per-model loops.
+#: Every classifier but the heavy ones, for the per-model loops.
 LOOP_NAMES = [name for name in CLASSIFIER_NAMES if name not in HEAVY]
 #: Input size of the small segmentation models: four times their output stride.
 SEGMENTATION_SIZE = 64
+#: The point-cloud classifiers (input ``(batch, points, channels)``) and their small size.
+POINT_CLOUD_NAMES = ["dgcnn", "diffgcn", "mgic_diffgcn"]
+POINTS, K = 64, 4
+#: The image classifiers of LOOP_NAMES, for the loops about images (feature maps, resizing).
+IMAGE_LOOP_NAMES = [name for name in LOOP_NAMES if name not in POINT_CLOUD_NAMES]
 
 MGIC_MODELS = {
     "mgic_resnet20": dict(input_shape=(16, 16, 3), classes=CLASSES),
@@ -43,6 +51,8 @@ MGIC_MODELS = {
 
 def small_model_kwargs(name):
     """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
+    if name in POINT_CLOUD_NAMES:
+        return {"input_shape": (POINTS, 3), "classes": CLASSES, "k": K}
     kwargs = {"input_shape": (SIZE, SIZE, 3), "classes": CLASSES}
     if "alpha" in inspect.signature(models.MODELS[name]).parameters:
         kwargs["alpha"] = 0.5
@@ -59,3 +69,9 @@ def small_segmentation_kwargs(name):
     if name.startswith("mgic_"):
         kwargs.update(group_size=8, coarsest_size=8)
     return kwargs
+
+
+def small_inputs(name, batch, seed=0):
+    """A float32 batch of standard-normal inputs for ``small_model_kwargs(name)``."""
+    shape = small_model_kwargs(name)["input_shape"]
+    return np.random.default_rng(seed).normal(size=(batch, *shape)).astype("float32")

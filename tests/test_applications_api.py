@@ -7,7 +7,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from small_models import CLASSIFIER_NAMES, LOOP_NAMES
+from small_models import CLASSIFIER_NAMES, IMAGE_LOOP_NAMES, POINT_CLOUD_NAMES
 
 from keras_mgic import models
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
@@ -50,14 +50,19 @@ def test_signature_starts_with_keras_applications_arguments_in_order(name):
     theirs = inspect.signature(KERAS_TWIN[name]).parameters
     ours = inspect.signature(models.MODELS[name]).parameters
     assert list(ours)[: len(theirs)] == list(theirs)
-    # Ours: no "imagenet", our model names, 10 classes for the CIFAR (Wide) ResNets.
-    cifar = name.endswith(("20", "56", "110")) or "wide_resnet" in name
+    # Ours: no "imagenet", our model names, 10 classes for the CIFAR (Wide) ResNets and the
+    # point-cloud classifiers (ModelNet-10), which take no `include_preprocessing`.
+    points = name in POINT_CLOUD_NAMES
+    cifar = name.endswith(("20", "56", "110")) or "wide_resnet" in name or points
     differ = {"weights", "name"} | ({"classes"} if cifar else set())
     for argument, parameter in theirs.items():
         if argument not in differ:
             assert ours[argument].default == parameter.default, argument
     assert ours["weights"].default is None
-    assert ours["include_preprocessing"].default == ("mobilenet" in name)
+    if points:
+        assert "include_preprocessing" not in ours
+    else:
+        assert ours["include_preprocessing"].default == ("mobilenet" in name)
 
 
 @pytest.mark.parametrize("name", sorted(models.MODELS))
@@ -75,7 +80,7 @@ def test_weights_must_be_an_existing_file(weights):
 # ------------------------------------------------------------- keras.applications-style calls
 
 
-@pytest.mark.parametrize("name", LOOP_NAMES)
+@pytest.mark.parametrize("name", IMAGE_LOOP_NAMES)  # point clouds: tests/test_point_models.py
 def test_feature_extractor_on_an_input_tensor(name):
     """``include_top=False, weights=None, input_tensor=..., pooling="avg"``, the usual
     transfer-learning call, with layers before the input tensor."""

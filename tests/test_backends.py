@@ -40,7 +40,7 @@ from small_models import (
     MGIC_MODELS,
     SEGMENTATION_NAMES,
     SEGMENTATION_SIZE,
-    SIZE,
+    small_inputs,
     small_model_kwargs,
     small_segmentation_kwargs,
 )
@@ -496,7 +496,7 @@ def test_every_builder_builds_and_predicts(name):
     )
     has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
-    probabilities = model.predict(_normal((2, SIZE, SIZE, 3), seed=23), verbose=0)
+    probabilities = model.predict(small_inputs(name, 2, seed=23), verbose=0)
     assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))
     np.testing.assert_allclose(probabilities.sum(axis=-1), np.ones(2), rtol=1e-5)
 

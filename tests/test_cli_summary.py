@@ -138,3 +138,13 @@ def test_summary_counts_segmentation_at_table_5_size_by_default(monkeypatch):
     with pytest.raises(Built) as built:
         summary.summarize("mgic_lraspp_mobilenet_v3_large")
     assert built.value.args[0] == {"input_shape": TABLE5_INPUT_SHAPE}
+
+
+def test_summary_point_cloud_pair_takes_points(capsys):
+    argv = ["summary", "mgic_diffgcn", "--input-size", "64", "--group-size", "16"]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    rows, _ = _printed_rows(out)
+    assert rows["diffgcn"] == _expected("diffgcn", points=64)
+    assert rows["mgic_diffgcn"] == _expected("mgic_diffgcn", points=64, group_size=16)
+    assert "input 64x3" in out and "group_size=16, coarsest_size=32" in out

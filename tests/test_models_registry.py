@@ -6,7 +6,16 @@ import inspect
 import numpy as np
 import pytest
 import tensorflow as tf
-from small_models import CLASSES, LOOP_NAMES, SEGMENTATION_NAMES, SIZE, small_model_kwargs
+from small_models import (
+    CLASSES,
+    LOOP_NAMES,
+    POINT_CLOUD_NAMES,
+    POINTS,
+    SEGMENTATION_NAMES,
+    SIZE,
+    small_inputs,
+    small_model_kwargs,
+)
 
 from keras_mgic import models
 
@@ -26,9 +35,10 @@ def _build(name, **overrides):
     return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
-def test_registry_has_all_twenty_builders_in_pairs():
-    assert len(NAMES) == 20
+def test_registry_has_all_twenty_three_builders_in_pairs():
+    assert len(NAMES) == 23  # 16 image classifiers, 4 segmenters, 3 point-cloud classifiers
     assert len(SEGMENTATION_NAMES) == 4  # the LR-ASPP segmentation builders
+    assert len(POINT_CLOUD_NAMES) == 3 and set(POINT_CLOUD_NAMES) <= set(NAMES)
     assert len(WIDTH_NAMES) == 8  # the MobileNetV3 builders, classification and segmentation
     for name in NAMES:
         if name.startswith("mgic_"):
@@ -42,7 +52,7 @@ def test_builder_forward_and_gradients(name):
     # A batch of 4: with 2 images, a training-mode BatchNorm on a 1x1 feature map outputs
     # -1 and +1 whatever its input, so the gradients behind it vanish.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(4, SIZE, SIZE, 3)).astype("float32")
+    x = small_inputs(name, 4)
     weights = tf.constant(rng.normal(size=(4, CLASSES)).astype("float32"))
     with tf.GradientTape() as tape:
         y = model(x, training=True)
@@ -78,6 +88,10 @@ def _feature_size(name):
 @pytest.mark.parametrize("name", LOOP_NAMES)
 def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
+    if name in POINT_CLOUD_NAMES:  # per-point embeddings
+        assert features.output_shape == (None, POINTS, 64)
+        assert not any(layer.name == "predictions" for layer in features.layers)
+        return
     size = _feature_size(name)
     channels = features.output_shape[-1]
     assert features.output_shape == (None, size, size, channels) and channels > 0
@@ -103,9 +117,9 @@ def test_cifar_builders_keep_an_8x8_feature_map():
 def test_keras_round_trip_keeps_outputs(fresh_process):
     """One model of each family, saved as .keras and reloaded in a new process that only
     imports keras_mgic (the registered layers must be enough)."""
-    x = np.random.default_rng(1).normal(size=(2, SIZE, SIZE, 3)).astype("float32")
     saved, expected = {}, {}
-    for name in ("mgic_resnet20", "mgic_mobilenet_v3_small"):
+    for name in ("mgic_resnet20", "mgic_mobilenet_v3_small", "mgic_diffgcn"):
+        x = small_inputs(name, 2, seed=1)
         model = _build(name)
         model(x, training=True)  # move the BatchNorm statistics away from their initial values
         expected[name] = model(x, training=False).numpy()

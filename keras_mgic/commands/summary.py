@@ -4,10 +4,11 @@ MODEL is a snake_case name from ``keras_mgic.models.MODELS``; ``mgic_resnet56`` 
 ``resnet56`` both print the pair. ``--group-size``, ``--coarsest-size`` and
 ``--mgic-min-width`` (blocks narrower than it stay dense) go to the MGIC model, ``--alpha``
 (MobileNetV3's width multiplier; ``--width-multiplier`` is its deprecated old name) and
-``--input-size`` to both. FLOPs are counted as multiply-adds, as in the paper (see
-``keras_mgic.profiling.count_flops``). The segmentation models (``lraspp_mobilenet_v3_small``
-and the others of ``keras_mgic.models.SEGMENTATION_MODELS``) are counted at 1024x2048, the
-paper's Table 5 setting (Cityscapes), unless ``--input-size`` is given.
+``--input-size`` (the points per cloud for the point-cloud models) to both. FLOPs are
+counted as multiply-adds, as in the paper (see ``keras_mgic.profiling.count_flops``). The
+segmentation models (``lraspp_mobilenet_v3_small`` and the others of
+``keras_mgic.models.SEGMENTATION_MODELS``) are counted at 1024x2048, the paper's Table 5
+setting (Cityscapes), unless ``--input-size`` is given.
 
 Example::
 
@@ -33,7 +34,9 @@ def add_arguments(parser):
         "--alpha", "--width-multiplier", type=positive_float, help="MobileNetV3's width multiplier"
     )
     parser.add_argument(
-        "--input-size", type=positive_int, help="input height and width (default: the model's)"
+        "--input-size",
+        type=positive_int,
+        help="input height and width, or points per cloud (default: the model's)",
     )
 
 
@@ -75,7 +78,9 @@ def summarize(
     common = {}
     if alpha is not None:
         common["alpha"] = alpha
-    if input_size is not None:
+    if input_size is not None and _accepts(models.MODELS[dense_name], "points"):
+        common["points"] = input_size  # a point-cloud model: points per cloud
+    elif input_size is not None:
         common["input_shape"] = (input_size, input_size, 3)
     elif dense_name in models.SEGMENTATION_MODELS:  # any size by default: Table 5's
         from keras_mgic.models.lraspp import TABLE5_INPUT_SHAPE

@@ -6,6 +6,7 @@ from keras_mgic.data import segmentation, tfds_source
 from keras_mgic.data.checks import positive_int
 from keras_mgic.data.digits import DIGITS, load_digits_arrays
 from keras_mgic.data.pipeline import make_pipeline
+from keras_mgic.data.point_datasets import POINT_DATASETS, load_point_dataset
 
 
 @dataclasses.dataclass
@@ -66,15 +67,20 @@ def load_dataset(
     max_train_examples=None,
     max_test_examples=None,
     seed=0,
+    num_points=None,
 ):
-    """Builds the training and test pipelines of a data set (raw 0-255 float32 images).
+    """Builds the training and test pipelines of a data set (raw 0-255 float32 images, or
+    point sets).
 
     Args:
         name: ``"digits"`` (offline, the default) or a TFDS image-classification data set
-            name such as ``"cifar10"``, ``"cifar100"`` or ``"imagenet2012"``; or a semantic
+            name such as ``"cifar10"``, ``"cifar100"`` or ``"imagenet2012"``; a semantic
             segmentation set, ``"digit_mosaics"`` (offline), ``"oxford_iiit_pet"`` or
             ``"cityscapes"`` (``keras_mgic.data.segmentation``: the pipelines yield
-            ``(images, masks)``, ``image_size`` is the training crop).
+            ``(images, masks)``, ``image_size`` is the training crop); or a point-set
+            data set, ``"digit_points"`` (offline) or ``"modelnet10"`` (OFF meshes in
+            ``data_dir``), whose pipelines yield ``(points, labels)`` batches of float32
+            ``(batch, num_points, channels)`` clouds (``keras_mgic.data.point_datasets``).
         batch_size: positive int, the (global) batch size of both pipelines.
         image_size: output height and width. Defaults to the data set's own size (32 for
             digits and CIFAR; 224 for data sets with variable image sizes).
@@ -85,7 +91,9 @@ def load_dataset(
         test_split: the TFDS evaluation split (default: ``"test"``, else ``"validation"``).
         max_train_examples: keep only the first ``n`` training examples (tests, smoke runs).
         max_test_examples: keep only the first ``n`` test examples.
-        seed: seed of the shuffle and the augmentation.
+        seed: seed of the shuffle and the augmentation (and of the point sampling).
+        num_points: points per cloud of a point-set data set (default 256 for digit_points,
+            1,024 for modelnet10); not used for images.
 
     Returns:
         A ``Datasets`` with ``train``, ``test``, ``input_shape``, ``num_classes`` and sizes.
@@ -120,6 +128,22 @@ def load_dataset(
             image_size=image_size,
             data_dir=data_dir,
             download=download,
+            augment=augment,
+            max_train_examples=limits[0],
+            max_test_examples=limits[1],
+            seed=seed,
+        )
+    if key in POINT_DATASETS:
+        if image_size is not None:
+            raise ValueError(
+                f"`image_size` does not apply to the point-set data set {key!r} (use "
+                f"`num_points`). Received: image_size={image_size}"
+            )
+        return load_point_dataset(
+            key,
+            batch_size=batch_size,
+            num_points=positive_int("num_points", num_points, allow_none=True),
+            data_dir=data_dir,
             augment=augment,
             max_train_examples=limits[0],
             max_test_examples=limits[1],

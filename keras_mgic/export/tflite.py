@@ -6,6 +6,7 @@ import tempfile
 import numpy as np
 
 from keras_mgic.export import paths
+from keras_mgic.export.conversion_errors import conversion_error
 from keras_mgic.export.flatbuffer import check_builtin_ops
 from keras_mgic.export.precision import float32_model
 from keras_mgic.export.saved_model import (
@@ -79,7 +80,13 @@ def _convert(saved_model_dir, quantization, representative_data, integer_io):
         if integer_io:
             converter.inference_input_type = tf.int8
             converter.inference_output_type = tf.int8
-    return converter.convert()
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter's ConverterError: name the ops, if it does
+        explained = conversion_error(error)
+        if explained is None:
+            raise
+        raise explained from error
 
 
 def _check_options(quantization, representative_data, integer_io):
@@ -164,8 +171,9 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
         ``path`` as a string.
 
     Raises:
-        ValueError: for an invalid option, an unwritable ``path``, or a flatbuffer with
-            non-builtin ops.
+        ValueError: for an invalid option, an unwritable ``path``, a flatbuffer with
+            non-builtin ops, or an op with no builtin TFLite kernel (naming the op, its
+            layer's name scope and the converter's reason).
 
     Example:
 

@@ -10,6 +10,13 @@ from keras_mgic.layers.level_blocks import (
     SqueezeExcite,
 )
 from keras_mgic.layers.mgic_block import MGICBlock
+from keras_mgic.layers.point_cloud import (
+    DiffGCNConv,
+    EdgeConv,
+    KNNGraph,
+    PointCoordinates,
+    PointTransition,
+)
 from keras_mgic.layers.resize import ResizeLike
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.transition import ChannelTransition
@@ -20,9 +27,14 @@ __all__ = [
     "ChannelProlongation",
     "ChannelRestriction",
     "ChannelTransition",
+    "DiffGCNConv",
+    "EdgeConv",
     "GroupedConv2D",
     "InvertedResidualBlock",
+    "KNNGraph",
     "MGICBlock",
+    "PointCoordinates",
+    "PointTransition",
     "PreActResidualBlock",
     "ResidualBlock",
     "ResizeLike",

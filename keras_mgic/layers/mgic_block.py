@@ -14,27 +14,45 @@ from keras_mgic.layers.layer_utils import (
     to_channels_last,
 )
 from keras_mgic.layers.level_blocks import LEVEL_BLOCKS, BottleneckBlock
+from keras_mgic.layers.point_cloud import POINT_LEVEL_BLOCKS
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
-from keras_mgic.layers.validation import image_channels, positive_even_int, positive_int
+from keras_mgic.layers.validation import feature_channels, positive_even_int, positive_int
+
+#: Built-in per-level blocks by name: image blocks, then point-set blocks.
+_BUILT_IN_BLOCKS = {**LEVEL_BLOCKS, **POINT_LEVEL_BLOCKS}
+
+#: The graph inputs a point-set per-level block may take in ``call``, in order.
+GRAPH_INPUTS = ("neighbors", "coordinates")
+
+
+def graph_inputs(block_class):
+    """The :data:`GRAPH_INPUTS` that ``block_class.call`` takes, as ``{name: required}``;
+    empty for an image block."""
+    parameters = inspect.signature(block_class.call).parameters
+    return {
+        name: parameters[name].default is inspect.Parameter.empty
+        for name in GRAPH_INPUTS
+        if name in parameters
+    }
 
 
 def _resolve_block(block):
     """Returns the per-level block class for a built-in name, a registered name or a class."""
     if isinstance(block, str):
-        if block in LEVEL_BLOCKS:
-            return LEVEL_BLOCKS[block]
+        if block in _BUILT_IN_BLOCKS:
+            return _BUILT_IN_BLOCKS[block]
         registered = keras.saving.get_registered_object(block)
         if inspect.isclass(registered) and issubclass(registered, keras.layers.Layer):
             return registered
         raise ValueError(
-            f"Unknown `block`: expected one of {sorted(LEVEL_BLOCKS)}, the registered name of a "
-            "Layer class (decorate it with `keras.saving.register_keras_serializable`), or a "
+            f"Unknown `block`: expected one of {sorted(_BUILT_IN_BLOCKS)}, the registered name "
+            "of a Layer class (decorate it with `keras.saving.register_keras_serializable`), or a "
             f"Layer class. Received: block={block!r}"
         )
     if inspect.isclass(block) and issubclass(block, keras.layers.Layer):
         return block
     raise ValueError(
-        f"`block` must be one of {sorted(LEVEL_BLOCKS)}, a registered name or a Layer class "
+        f"`block` must be one of {sorted(_BUILT_IN_BLOCKS)}, a registered name or a Layer class "
         f"taking `filters` and `groups`. Received: block={block!r}"
     )
 
@@ -46,7 +64,7 @@ def _deserialize_if_serialized(value):
 
 
 def _block_name(block_class):
-    for name, cls in LEVEL_BLOCKS.items():
+    for name, cls in _BUILT_IN_BLOCKS.items():
         if cls is block_class:
             return name
     return keras.saving.get_registered_name(block_class)
@@ -89,13 +107,24 @@ class MGICBlock(keras.layers.Layer):
     block width): its ``(s_g, s_c)`` is ``MGICBlock(group_size=4 * s_g,
     coarsest_size=4 * s_c, block="bottleneck")``.
 
+    Point sets: with a point-set per-level block (``block="diffgcn"`` or ``"edgeconv"``, or
+    any block whose ``call`` takes ``neighbors``) the block acts on point features
+    ``(batch, points, c)`` (always channels-last; ``data_format`` is for images), the
+    transfers are grouped point-wise maps (``ChannelRestriction(..., points=True)``), and the
+    graph inputs given to the MGIC block, ``neighbors`` (``(batch, points, k)`` indices, e.g.
+    from ``KNNGraph``) and ``coordinates``, are passed to the block of every level, each
+    block getting those its ``call`` takes. One graph serves all levels: the levels differ in
+    channels, not in points.
+
     Args:
         group_size: positive even int ``s_g``, the channels per group on the fine levels.
         coarsest_size: positive int ``s_c``, see the coarsening rule above.
         block: the per-level CNN block: ``"residual"`` (ResNet basic block),
             ``"bottleneck"`` (ResNet-50 bottleneck), ``"inverted_residual"`` (MobileNetV3),
+            ``"diffgcn"`` (``DiffGCNConv``) or ``"edgeconv"`` (``EdgeConv``) on point sets,
             or a registered ``keras.layers.Layer`` class (or its registered name) whose
-            constructor takes ``filters`` and ``groups``; it gets channels-last tensors.
+            constructor takes ``filters`` and ``groups``; it gets channels-last tensors. A
+            point-set block must implement ``compute_output_shape``.
         block_kwargs: dict of extra constructor arguments for every per-level block.
         coarsening: ``"reference"`` (default) or ``"literal"``, see above.
         data_format: ``"channels_last"`` or ``"channels_first"``; defaults to
@@ -104,7 +133,11 @@ class MGICBlock(keras.layers.Layer):
         **kwargs: base ``keras.layers.Layer`` arguments (``name``, ``dtype``, ...).
 
     Input and output: ``(batch, height, width, c)`` (``(batch, c, height, width)`` for
-    channels-first), with ``c`` divisible by ``group_size`` when ``c >= group_size``.
+    channels-first), or ``(batch, points, c)`` with a point-set block, with ``c`` divisible
+    by ``group_size`` when ``c >= group_size``.
+
+    Call arguments: ``inputs``; ``training``; for a point-set block, ``neighbors`` and
+    ``coordinates`` (those its ``call`` requires must be given).
 
     Example:
 
@@ -114,6 +147,13 @@ class MGICBlock(keras.layers.Layer):
     ... ])
     >>> tuple(model(keras.ops.ones((2, 32, 32, 64))).shape)
     (2, 32, 32, 64)
+    >>> points = keras.random.normal((2, 50, 3))
+    >>> features = keras.random.normal((2, 50, 64))
+    >>> block = MGICBlock(8, 16, block="diffgcn")
+    >>> from keras_mgic.layers import KNNGraph
+    >>> neighbors = KNNGraph(k=10)(features)
+    >>> tuple(block(features, neighbors=neighbors, coordinates=points).shape)
+    (2, 50, 64)
     """
 
     def __init__(
@@ -137,10 +177,15 @@ class MGICBlock(keras.layers.Layer):
                 f"`block_kwargs` must be a dict or None. Received: block_kwargs={block_kwargs!r}"
             )
         self.block_kwargs = dict(block_kwargs or {})
-        self.input_spec = keras.layers.InputSpec(ndim=4)
+        self._graph_inputs = graph_inputs(self.block_class)
+        self._points = bool(self._graph_inputs)
+        self.input_spec = keras.layers.InputSpec(ndim=self._ndim())
+
+    def _ndim(self):
+        return 3 if self._points else 4
 
     def build(self, input_shape):
-        channels = image_channels("MGICBlock", input_shape, self.data_format)
+        channels = feature_channels("MGICBlock", input_shape, self.data_format, self._points)
         self.widths = level_widths(channels, self.coarsest_size, self.coarsening)
         if len(self.widths) > 1 and channels >= self.group_size and channels % self.group_size:
             raise ValueError(
@@ -149,12 +194,13 @@ class MGICBlock(keras.layers.Layer):
                 f"group_size={self.group_size}"
             )
         self.level_blocks, self.restrictions, self.prolongations, self.corrections = [], [], [], []
-        shape = shape_to_channels_last(input_shape, self.data_format)
+        shape = tuple(input_shape)
+        if not self._points:
+            shape = shape_to_channels_last(input_shape, self.data_format)
         for level, width in enumerate(self.widths):
             self._build_level(level, width, shape)
-        self.input_spec = keras.layers.InputSpec(
-            ndim=4, axes={channel_axis(self.data_format): channels}
-        )
+        axis = -1 if self._points else channel_axis(self.data_format)
+        self.input_spec = keras.layers.InputSpec(ndim=self._ndim(), axes={axis: channels})
 
     def _build_level(self, level, width, shape):
         """Builds level ``level``'s block and, but on the coarsest level, its restriction,
@@ -168,7 +214,9 @@ class MGICBlock(keras.layers.Layer):
         self.level_blocks.append(block)
         if coarsest:
             return
-        transfer_kwargs = dict(data_format="channels_last", dtype=self.dtype_policy)
+        transfer_kwargs = dict(
+            data_format="channels_last", points=self._points, dtype=self.dtype_policy
+        )
         restriction = ChannelRestriction(
             self.group_size, name=f"restrict_{level}", **transfer_kwargs
         )
@@ -216,12 +264,17 @@ class MGICBlock(keras.layers.Layer):
 
     def _check_block_output(self, block, level_shape, groups):
         """Raises a ValueError unless the per-level block keeps its input's shape."""
-        spec = block.compute_output_spec(keras.KerasTensor(level_shape, dtype=self.compute_dtype))
-        output_shape = tuple(getattr(spec, "shape", ()))
-        same = len(output_shape) == 4 and output_shape[-1] == level_shape[-1]
+        if self._points:  # a point-set block needs its graph inputs to run: ask its shape
+            output_shape = tuple(block.compute_output_shape(level_shape))
+        else:
+            spec = block.compute_output_spec(
+                keras.KerasTensor(level_shape, dtype=self.compute_dtype)
+            )
+            output_shape = tuple(getattr(spec, "shape", ()))
+        same = len(output_shape) == len(level_shape) and output_shape[-1] == level_shape[-1]
         same = same and all(
             a is None or b is None or a == b
-            for a, b in zip(output_shape[1:3], level_shape[1:3], strict=True)
+            for a, b in zip(output_shape[1:-1], level_shape[1:-1], strict=True)
         )
         if not same:
             raise ValueError(
@@ -231,22 +284,45 @@ class MGICBlock(keras.layers.Layer):
                 f"another shape. Received: output_shape={output_shape}"
             )
 
-    def call(self, inputs, training=None):
-        outputs = self._cycle(to_channels_last(inputs, self.data_format), training)
+    def call(self, inputs, training=None, neighbors=None, coordinates=None):
+        graph = self._block_graph_inputs(neighbors=neighbors, coordinates=coordinates)
+        if self._points:
+            return self._cycle(inputs, training, graph)
+        outputs = self._cycle(to_channels_last(inputs, self.data_format), training, graph)
         return from_channels_last(outputs, self.data_format)
 
-    def _cycle(self, inputs, training):
+    def _block_graph_inputs(self, **given):
+        """The graph inputs for the per-level blocks: those their ``call`` takes (a required
+        one must be given), and no other."""
+        name = self.block_class.__name__
+        for key, value in given.items():
+            if value is not None and key not in self._graph_inputs:
+                raise ValueError(
+                    f"MGICBlock's per-level block {name} does not take `{key}` (only point-set "
+                    f"blocks take graph inputs). Received: {key} of shape "
+                    f"{tuple(getattr(value, 'shape', ()))}"
+                )
+        for key, required in self._graph_inputs.items():
+            if required and given[key] is None:
+                usage = ", ".join(f"{k}=..." for k in self._graph_inputs)
+                raise ValueError(
+                    f"MGICBlock's per-level block {name} needs `{key}`: call the block as "
+                    f"block(features, {usage}). Received: {key}=None"
+                )
+        return {key: value for key, value in given.items() if key in self._graph_inputs}
+
+    def _cycle(self, inputs, training, graph):
         fine = [inputs]
         for restriction in self.restrictions:
             fine.append(restriction(fine[-1]))
-        coarse = self.level_blocks[-1](fine[-1], training=training)
+        coarse = self.level_blocks[-1](fine[-1], training=training, **graph)
         for level in reversed(range(len(self.restrictions))):
             # fine[level + 1] is R_level(x_level): x_level is unchanged since the way down.
             residual = coarse - fine[level + 1]
             correction = self.corrections[level](
                 self.prolongations[level](residual), training=training
             )
-            coarse = self.level_blocks[level](fine[level] + correction, training=training)
+            coarse = self.level_blocks[level](fine[level] + correction, training=training, **graph)
         return coarse
 
     def compute_output_shape(self, input_shape):

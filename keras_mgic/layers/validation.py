@@ -51,3 +51,34 @@ def image_channels(layer_name, input_shape, data_format="channels_last"):
             f"Received: input_shape={input_shape}"
         )
     return int(channels)
+
+
+def point_channels(layer_name, input_shape):
+    """Returns the channel count of a rank-3 point-set shape ``(batch, points, channels)``,
+    or raises ValueError."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            f"{layer_name} expects rank-3 point features (batch, points, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    if input_shape[-1] is None:
+        raise ValueError(
+            f"{layer_name} needs a known channel dimension (batch, points, channels). "
+            f"Received: input_shape={input_shape}"
+        )
+    return int(input_shape[-1])
+
+
+def feature_channels(layer_name, input_shape, data_format="channels_last", points=False):
+    """The channel count of a point-set shape (``points=True``) or an image shape."""
+    if points:
+        return point_channels(layer_name, input_shape)
+    return image_channels(layer_name, input_shape, data_format)
+
+
+def boolean(name, value):
+    """``value`` if it is a bool, else ValueError."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    return value

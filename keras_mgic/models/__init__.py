@@ -12,6 +12,7 @@ from keras_mgic.models.mobilenet_v3 import (
     MobileNetV3Large,
     MobileNetV3Small,
 )
+from keras_mgic.models.point_cloud import DGCNN, DiffGCN, MGICDiffGCN
 from keras_mgic.models.resnet import (
     MGICResNet20,
     MGICResNet50,
@@ -52,6 +53,9 @@ MODELS = {
     "lraspp_mobilenet_v3_small": LRASPPMobileNetV3Small,
     "mgic_lraspp_mobilenet_v3_large": MGICLRASPPMobileNetV3Large,
     "mgic_lraspp_mobilenet_v3_small": MGICLRASPPMobileNetV3Small,
+    "dgcnn": DGCNN,
+    "diffgcn": DiffGCN,
+    "mgic_diffgcn": MGICDiffGCN,
 }
 
 #: The semantic segmentation builders of ``MODELS``: images to per-pixel logits
@@ -78,6 +82,9 @@ __all__ = [
     "LRASPPMobileNetV3Small",
     "MGICLRASPPMobileNetV3Large",
     "MGICLRASPPMobileNetV3Small",
+    "DGCNN",
+    "DiffGCN",
+    "MGICDiffGCN",
     "MGICMobileNetV3Large",
     "MGICMobileNetV3Small",
     "MGICResNet20",

@@ -1,0 +1,382 @@
+"""Point-cloud classifiers of the paper's Sec. 5.4 (Table 6): DGCNN, DiffGCN and
+MGIC-DiffGCN, in the style of ``keras.applications``.
+
+One skeleton, DGCNN's (Wang et al., "Dynamic Graph CNN for Learning on Point Clouds", ACM
+TOG 2019; public code WangYueFt/dgcnn, ``model.py``) made smaller as in the paper: four graph
+convolution stages of widths 64, 64, 128 and 256, each on a k-NN graph (k = 10) built on the
+stage's input (the coordinates for the first stage, the features after that: DGCNN's dynamic
+graph); the four outputs concatenated (512 channels); a point-wise linear map to the
+embedding, BatchNorm and LeakyReLU; then max and average pooling over the points,
+concatenated, and a classifier of two hidden layers (Dense, BatchNorm, LeakyReLU, dropout
+0.5) and the output layer. DGCNN's embedding and hidden widths 1024, 512 and 256 are 64, 64
+and 64 here, as the paper sets them. The graph convolution of a stage is the backbone:
+
+- ``DGCNN``: ``EdgeConv`` (LeakyReLU 0.2).
+- ``DiffGCN``: ``DiffGCNConv`` (Eliasof & Treister, NeurIPS 2020; ReLU), the gradient taken
+  along the input coordinates; ``convs_per_stage`` of them share the stage's graph (the
+  ``blocks`` of ``DiffGCNBlock`` in BGUCompSci/DiffGCNs.py).
+- ``MGICDiffGCN``: a ``PointTransition`` where the width changes, then ``convs_per_stage``
+  ``MGICBlock`` s whose per-level block is ``DiffGCNConv`` (grouped on the fine levels), all
+  levels on the stage's graph.
+
+Input: one tensor ``(batch, points, coordinate_dim + features)``, the coordinates first
+(``coordinate_dim = 3`` for ModelNet, 2 for the ``digit_points`` data set, whose third
+channel is the ink intensity). Every layer acts on each point alike or on its neighbours and
+the pooling is symmetric, so the classifiers do not depend on the order of the points (up to
+ties among equally distant neighbours). Layer names: ``coordinates``, ``stage1_knn``,
+``stage1_edgeconv`` / ``stage1_diffgcn`` / ``stage1_transition`` + ``stage1_mgic``,
+``concat``, ``embedding``, ``embedding_bn``, ``embedding_act``, ``max_pool``, ``avg_pool``,
+``fc1``, ..., ``predictions``.
+"""
+
+import keras
+
+from keras_mgic.layers import DiffGCNConv, EdgeConv, KNNGraph, MGICBlock
+from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
+from keras_mgic.layers.channel_hierarchy import check_coarsening
+from keras_mgic.layers.point_cloud import PointCoordinates, PointTransition
+from keras_mgic.layers.validation import positive_even_int, positive_int
+from keras_mgic.models import applications as apps
+from keras_mgic.models.point_input import point_input
+
+#: Widths of the four graph convolution stages (DGCNN's).
+STAGE_WIDTHS = (64, 64, 128, 256)
+#: The embedding and the classifier's hidden widths: DGCNN's 1024, 512, 256, set to 64 in
+#: the paper's smaller model (Sec. 5.4).
+EMBEDDING_WIDTH = 64
+HIDDEN_WIDTHS = (64, 64)
+BACKBONES = ("edgeconv", "diffgcn", "mgic_diffgcn")
+
+
+def _norm(name):
+    return BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+
+
+def _leaky(name):
+    return keras.layers.Activation("leaky_relu", name=name)  # negative slope 0.2, DGCNN's
+
+
+def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name):
+    """One graph convolution stage on ``neighbors``; ``mgic``: ``(group_size,
+    coarsest_size, coarsening, min_width)`` for MGIC-DiffGCN, else None."""
+    dims = coordinates.shape[-1]
+    if backbone == "edgeconv":
+        return EdgeConv(width, name=f"{name}_edgeconv")(x, neighbors=neighbors)
+    if mgic is None or not apps.uses_mgic(width, mgic[3]):
+        for index in range(convs):
+            suffix = "" if index == 0 else f"{index + 1}"
+            x = DiffGCNConv(width, coordinate_dim=dims, name=f"{name}_diffgcn{suffix}")(
+                x, neighbors=neighbors, coordinates=coordinates
+            )
+        return x
+    if x.shape[-1] != width:
+        x = PointTransition(width, name=f"{name}_transition")(x)
+    group_size, coarsest_size, coarsening, _ = mgic
+    for index in range(convs):
+        suffix = "" if index == 0 else f"{index + 1}"
+        x = MGICBlock(
+            group_size,
+            coarsest_size,
+            block="diffgcn",
+            block_kwargs={"coordinate_dim": dims},
+            coarsening=coarsening,
+            name=f"{name}_mgic{suffix}",
+        )(x, neighbors=neighbors, coordinates=coordinates)
+    return x
+
+
+def _features(inputs, coordinate_dim, k, backbone, convs, mgic):
+    """The per-point embedding ``(batch, points, EMBEDDING_WIDTH)``."""
+    coordinates = PointCoordinates(coordinate_dim, name="coordinates")(inputs)
+    x, outputs = inputs, []
+    for stage, width in enumerate(STAGE_WIDTHS, 1):
+        name = f"stage{stage}"
+        graph_on = coordinates if stage == 1 else x
+        neighbors = KNNGraph(k, name=f"{name}_knn")(graph_on)
+        x = _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name)
+        outputs.append(x)
+    x = keras.layers.Concatenate(name="concat")(outputs)
+    x = keras.layers.Dense(EMBEDDING_WIDTH, use_bias=False, name="embedding")(x)
+    return _leaky("embedding_act")(_norm("embedding_bn")(x))
+
+
+def _classifier(x, classes, classifier_activation, dropout_rate):
+    pooled = [
+        keras.layers.GlobalMaxPooling1D(name="max_pool")(x),
+        keras.layers.GlobalAveragePooling1D(name="avg_pool")(x),
+    ]
+    x = keras.layers.Concatenate(name="pooled")(pooled)
+    for index, width in enumerate(HIDDEN_WIDTHS, 1):
+        name = f"fc{index}"
+        # DGCNN's first hidden layer has no bias (a BatchNorm follows); its second has one.
+        x = keras.layers.Dense(width, use_bias=index > 1, name=name)(x)
+        x = _leaky(f"{name}_act")(_norm(f"{name}_bn")(x))
+        x = keras.layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    dtype = apps.head_dtype()
+    x = keras.layers.Dense(classes, dtype=dtype, name="logits")(x)
+    return keras.layers.Activation(classifier_activation, dtype=dtype, name="predictions")(x)
+
+
+def _pool(x, pooling):
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling1D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling1D(name="max_pool")(x)
+    return x
+
+
+def _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width):
+    return (
+        positive_even_int("group_size", group_size),
+        positive_int("coarsest_size", coarsest_size),
+        check_coarsening(coarsening),
+        apps.check_mgic_min_width(mgic_min_width),
+    )
+
+
+def PointCloudClassifier(
+    backbone,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    *,
+    points=None,
+    features=None,
+    coordinate_dim=3,
+    k=10,
+    convs_per_stage=1,
+    dropout_rate=0.5,
+    group_size=16,
+    coarsest_size=32,
+    coarsening="reference",
+    mgic_min_width=None,
+):
+    """The generic point-cloud classifier behind ``DGCNN``, ``DiffGCN`` and ``MGICDiffGCN``.
+
+    Args:
+        backbone: ``"edgeconv"``, ``"diffgcn"`` or ``"mgic_diffgcn"``.
+        include_top, weights, input_tensor, input_shape, pooling, classes,
+            classifier_activation, name: as for the named builders.
+        points, features, coordinate_dim, k, convs_per_stage, dropout_rate: as for the
+            named builders.
+        group_size, coarsest_size, coarsening, mgic_min_width: MGIC-DiffGCN's.
+
+    Returns:
+        A ``keras.Model``.
+
+    Example:
+
+    >>> PointCloudClassifier("edgeconv", points=64, k=4, classes=3).output_shape
+    (None, 3)
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"`backbone` must be one of {BACKBONES}. Received: backbone={backbone!r}")
+    apps.check_weights(weights)
+    apps.check_head(include_top, classes, pooling, dropout_rate)
+    positive_int("convs_per_stage", convs_per_stage)
+    mgic = None
+    if backbone == "mgic_diffgcn":
+        mgic = _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width)
+    inputs = point_input(input_shape, input_tensor, points, features, coordinate_dim, k)
+    diffgcn = "diffgcn" if backbone == "mgic_diffgcn" else backbone
+    x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic)
+    if include_top:
+        x = _classifier(x, classes, classifier_activation, dropout_rate)
+    else:
+        x = _pool(x, pooling)
+    return apps.finish(
+        inputs, input_tensor, x, name or backbone.replace("edgeconv", "dgcnn"), weights
+    )
+
+
+_ARGS_DOC = """\
+    include_top: whether to end with the classifier (max and average pooling over the
+        points, two hidden layers, the classification layer).
+    weights: None (random initialization) or the path of a weights file to load after
+        building (``model.save_weights``). ``"imagenet"`` raises a ValueError.
+    input_tensor: optional Keras tensor ``(batch, points, channels)`` to build the model
+        on; layers before it become part of the model.
+    input_shape: ``(points, channels)`` with ``channels = coordinate_dim + features``,
+        coordinates first; default ``(points, coordinate_dim + features)``. ``points``
+        may be None (any number above ``k``).
+    pooling: without the top, None (per-point embeddings ``(batch, points, 64)``),
+        ``"avg"`` or ``"max"`` (``(batch, 64)``).
+    classes: number of classes (with ``include_top``); default 10 (ModelNet-10).
+    classifier_activation: activation of the output, e.g. ``"softmax"``, or None for the
+        logits (float32 under a mixed-precision policy).
+    name: the model's name; default ``"{name}"``.
+    points: points per cloud; default 1,024 (the paper's), or those of ``input_shape``.
+        At least ``k + 1``.
+    features: features per point after the coordinates; default 0, or what
+        ``input_shape`` has beyond the coordinates.
+    coordinate_dim: coordinates per point; default 3.
+    k: neighbours of the k-NN graphs; default 10 (the paper's).
+    dropout_rate: dropout after each hidden layer of the classifier; default 0.5 (DGCNN's)."""
+
+_CONVS_DOC = """\
+    convs_per_stage: graph convolutions ({what}) per stage, all on the stage's graph;
+        default 1."""
+
+_MGIC_DOC = """\
+    group_size: ``s_g``, channels per group on the fine levels; default 16.
+    coarsest_size: ``s_c``, the coarsening threshold; default 32. The paper does not give
+        Table 6's ``s_g`` and ``s_c``; (16, 32) comes closest to its 0.11M parameters.
+    coarsening: ``"reference"`` (default) or ``"literal"``; see
+        ``keras_mgic.layers.MGICBlock``.
+    mgic_min_width: None (default: every stage is MGIC) or a positive int: stages narrower
+        than it use plain ``DiffGCNConv`` s (a hybrid network)."""
+
+_DETAILS = (
+    "The smaller DGCNN of the paper's Sec. 5.4 with {what} as the graph convolution; see\n"
+    "``keras_mgic.models.point_cloud``. Input ``(batch, points, coordinate_dim + features)``,\n"
+    "coordinates first. BENCHMARKS.md compares parameters and MACs with the paper's Table 6."
+)
+
+
+def _doc(summary, what, name, extra, example):
+    args = _ARGS_DOC.format(name=name) + "".join(f"\n{part}" for part in extra)
+    return apps.builder_doc(summary, _DETAILS.format(what=what), args, example)
+
+
+def DGCNN(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="dgcnn",
+    *,
+    points=None,
+    features=None,
+    coordinate_dim=3,
+    k=10,
+    dropout_rate=0.5,
+):
+    return PointCloudClassifier(
+        "edgeconv",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        points=points,
+        features=features,
+        coordinate_dim=coordinate_dim,
+        k=k,
+        dropout_rate=dropout_rate,
+    )
+
+
+def DiffGCN(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="diffgcn",
+    *,
+    points=None,
+    features=None,
+    coordinate_dim=3,
+    k=10,
+    convs_per_stage=1,
+    dropout_rate=0.5,
+):
+    return PointCloudClassifier(
+        "diffgcn",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        points=points,
+        features=features,
+        coordinate_dim=coordinate_dim,
+        k=k,
+        convs_per_stage=convs_per_stage,
+        dropout_rate=dropout_rate,
+    )
+
+
+def MGICDiffGCN(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="mgic_diffgcn",
+    *,
+    points=None,
+    features=None,
+    coordinate_dim=3,
+    k=10,
+    convs_per_stage=1,
+    dropout_rate=0.5,
+    group_size=16,
+    coarsest_size=32,
+    coarsening="reference",
+    mgic_min_width=None,
+):
+    return PointCloudClassifier(
+        "mgic_diffgcn",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        points=points,
+        features=features,
+        coordinate_dim=coordinate_dim,
+        k=k,
+        convs_per_stage=convs_per_stage,
+        dropout_rate=dropout_rate,
+        group_size=group_size,
+        coarsest_size=coarsest_size,
+        coarsening=coarsening,
+        mgic_min_width=mgic_min_width,
+    )
+
+
+DGCNN.__doc__ = _doc(
+    "DGCNN (paper Table 6): the smaller DGCNN with EdgeConv stages.",
+    "DGCNN's ``EdgeConv``",
+    "dgcnn",
+    [],
+    ">>> DGCNN(points=64, k=4).output_shape\n(None, 10)",
+)
+DiffGCN.__doc__ = _doc(
+    "DiffGCN (paper Table 6): the smaller DGCNN with DiffGCN convolutions.",
+    "``DiffGCNConv``",
+    "diffgcn",
+    [_CONVS_DOC.format(what="``DiffGCNConv``")],
+    '>>> DiffGCN(points=64, k=4, include_top=False, pooling="max").output_shape\n(None, 64)',
+)
+MGICDiffGCN.__doc__ = _doc(
+    "MGIC-DiffGCN (paper Table 6): DiffGCN with every stage an ``MGICBlock`` of DiffGCN\n"
+    "convolutions.",
+    "``MGICBlock`` s of ``DiffGCNConv`` s",
+    "mgic_diffgcn",
+    [_CONVS_DOC.format(what="``MGICBlock`` s"), _MGIC_DOC],
+    ">>> model = MGICDiffGCN(input_shape=(128, 3), k=4, classes=5)\n"
+    '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16]',
+)

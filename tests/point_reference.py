@@ -1,0 +1,105 @@
+"""NumPy references of the point-set layers, written from the published definitions with
+loops over points and edges (no vectorized trick of the layers), float64, ``get_weights()``
+only, so they serve every Keras backend.
+
+- ``np_knn``: exact distances, ``argsort``, the point itself excluded.
+- ``np_edge_conv``: DGCNN's edge feature ``(x_j - x_i, x_i)`` per edge, the kernel, BN,
+  activation, max over neighbours (WangYueFt/dgcnn, ``model.py``).
+- ``np_diffgcn_gradient``: DiffGCN's auxiliary graph as BGUCompSci/DiffGCNs.py builds it
+  (``DiffGCN.py``): one vertex per edge at the edge's midpoint, the mean of the two messages
+  ``x_v * (midpoint - p_v)`` on it, then every point's mean over its incident edge vertices.
+"""
+
+import numpy as np
+
+
+def leaky_relu(x, slope=0.2):
+    return np.where(x > 0, x, slope * x)
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def np_knn(points, k):
+    """``(batch, n, k)`` neighbour indices, nearest first, itself excluded."""
+    points = np.asarray(points, np.float64)
+    distances = ((points[:, :, None, :] - points[:, None, :, :]) ** 2).sum(-1)
+    n = points.shape[1]
+    distances[:, np.arange(n), np.arange(n)] = np.inf
+    return np.argsort(distances, axis=-1, kind="stable")[..., :k]
+
+
+def np_point_bn(x, layer, training):
+    """BatchNormalization over every axis but the last, with a built Keras BN's weights."""
+    gamma, beta, moving_mean, moving_var = (np.asarray(v, np.float64) for v in layer.get_weights())
+    axes = tuple(range(x.ndim - 1))
+    mean, var = (x.mean(axes), x.var(axes)) if training else (moving_mean, moving_var)
+    return (x - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
+
+
+def np_grouped_linear(x, kernel, groups):
+    """``x (..., c)`` times a grouped kernel ``(c / groups, f)``, group by group."""
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    cg, fg = x.shape[-1] // groups, kernel.shape[-1] // groups
+    parts = [
+        x[..., g * cg : (g + 1) * cg] @ kernel[:, g * fg : (g + 1) * fg] for g in range(groups)
+    ]
+    return np.concatenate(parts, axis=-1)
+
+
+def np_edge_conv(layer, x, neighbors, training):
+    """A built ``EdgeConv`` in NumPy: per edge ``[x_j - x_i, x_i]`` of each group."""
+    x = np.asarray(x, np.float64)
+    kernel = np.asarray(layer.get_weights()[0], np.float64)
+    batch, n, channels = x.shape
+    k, groups = neighbors.shape[-1], layer.groups
+    cg, fg = channels // groups, layer.filters // groups
+    edges = np.zeros((batch, n, k, layer.filters))
+    for b in range(batch):
+        for i in range(n):
+            for m in range(k):
+                j = neighbors[b, i, m]
+                for g in range(groups):
+                    part = slice(g * cg, (g + 1) * cg)
+                    feature = np.concatenate([x[b, j, part] - x[b, i, part], x[b, i, part]])
+                    columns = slice(g * fg, (g + 1) * fg)
+                    edges[b, i, m, columns] = feature @ kernel[:, columns]
+    edges = leaky_relu(np_point_bn(edges, layer.bn, training))
+    return edges.max(axis=2)
+
+
+def np_diffgcn_gradient(x, neighbors, coordinates):
+    """``(batch, n, dims, channels)``: DiffGCN's gradient through its auxiliary graph."""
+    x, p = np.asarray(x, np.float64), np.asarray(coordinates, np.float64)
+    batch, n, channels = x.shape
+    dims = p.shape[-1]
+    out = np.zeros((batch, n, dims, channels))
+    for b in range(batch):
+        # Edges (source j = neighbour, target i = centre), as torch_cluster's knn_graph.
+        edges = [(neighbors[b, i, m], i) for i in range(n) for m in range(neighbors.shape[-1])]
+        incident = [[] for _ in range(n)]
+        for j, i in edges:
+            midpoint = (p[b, i] + p[b, j]) / 2
+            messages = [np.outer(midpoint - p[b, v], x[b, v]) for v in (i, j)]
+            value = np.mean(messages, axis=0)  # the edge vertex's mean of its two messages
+            incident[i].append(value)
+            incident[j].append(value)
+        for v in range(n):
+            out[b, v] = np.mean(incident[v], axis=0)
+    return out
+
+
+def np_diffgcn_conv(layer, x, neighbors, coordinates, training):
+    """A built ``DiffGCNConv`` in NumPy: each group's ``dims * c/g`` gradient values, in
+    coordinate-major order, times its kernel columns; BN; ReLU."""
+    gradient = np_diffgcn_gradient(x, neighbors, coordinates)
+    kernel = np.asarray(layer.get_weights()[0], np.float64)
+    batch, n, dims, channels = gradient.shape
+    groups = layer.groups
+    cg, fg = channels // groups, layer.filters // groups
+    out = np.zeros((batch, n, layer.filters))
+    for g in range(groups):
+        values = gradient[..., g * cg : (g + 1) * cg].reshape(batch, n, dims * cg)
+        out[..., g * fg : (g + 1) * fg] = values @ kernel[:, g * fg : (g + 1) * fg]
+    return relu(np_point_bn(out, layer.bn, training))

@@ -1,0 +1,64 @@
+"""TFLite export of the point-cloud classifiers with builtin ops only (``TOPK_V2`` for the
+k-NN graph, ``GATHER`` and ``UNSORTED_SEGMENT_SUM`` for the graph convolutions), float32
+parity with Keras on held-out point clouds, and the error that names an op that cannot
+convert."""
+
+import keras
+import pytest
+
+from keras_mgic import export, models
+from keras_mgic.data.digit_points import load_digit_points_arrays
+
+tf = pytest.importorskip("tensorflow")
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="export runs on the TensorFlow backend"
+)
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    """24 test digits of digit_points as (x, y, intensity) clouds of 48 points."""
+    _, (x_test, _) = load_digit_points_arrays(48)
+    return x_test[:24]
+
+
+@pytest.mark.parametrize(
+    "name, expected_ops",
+    [
+        ("dgcnn", {"TOPK_V2", "GATHER"}),
+        ("mgic_diffgcn", {"TOPK_V2", "GATHER", "UNSORTED_SEGMENT_SUM", "CONV_2D"}),
+    ],
+)
+def test_point_cloud_models_export_with_builtin_ops_and_parity(
+    name, expected_ops, held_out, tmp_path
+):
+    kwargs = dict(points=48, coordinate_dim=2, features=1, k=4, classes=10)
+    if name == "mgic_diffgcn":  # fewer levels, the same pieces: grouped CONV_2D on fine levels
+        kwargs.update(group_size=32, coarsest_size=64)
+    model = models.get_model(name, **kwargs)
+    model(held_out, training=True)  # BatchNorm statistics away from their start
+    path = export.to_tflite(model, tmp_path / f"{name}.tflite")
+    ops = set(export.list_ops(path))
+    assert expected_ops <= ops and not any(op.startswith(("FLEX", "CUSTOM")) for op in ops)
+    parity = export.check_parity(model, path, held_out)
+    assert parity["top1_agreement"] == 1.0 and parity["max_rel_error"] < 1e-5, parity
+
+
+@keras.saving.register_keras_serializable(package="point_export_tests")
+class Digamma(keras.layers.Layer):
+    """A layer whose op (``tf.math.digamma``) has no builtin TFLite kernel."""
+
+    def call(self, inputs):
+        return tf.math.digamma(tf.abs(inputs) + 1.0)
+
+
+def test_an_op_without_a_builtin_kernel_is_named_with_its_layer(tmp_path):
+    inputs = keras.Input((16, 3))
+    x = Digamma(name="special")(inputs)
+    model = keras.Model(inputs, keras.layers.GlobalMaxPooling1D()(x))
+    with pytest.raises(
+        ValueError, match=r"Digamma in [\w/]*special[\w]*.*Received: unsupported_ops=\['Digamma'\]"
+    ):
+        export.to_tflite(model, tmp_path / "special.tflite")
+    assert not (tmp_path / "special.tflite").exists()
