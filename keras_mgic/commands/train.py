@@ -7,6 +7,7 @@ Examples::
         --epochs 180 --schedule step --mixed-precision --output runs/cifar10
     keras-mgic train --model mgic_lraspp_mobilenet_v3_small --dataset digit_mosaics \\
         --epochs 20 --output runs/mosaics
+    keras-mgic train --model mgic_diffgcn --dataset digit_points --output runs/points
     TF_CONFIG=... keras-mgic train --model mgic_resnet56 --dataset cifar10 \\
         --distribute multi-worker --output /shared/runs/cifar10
 
@@ -14,9 +15,11 @@ Every argument and the output folder are checked before anything is written or t
 value, an output that is a file or unwritable, or a TFDS data set missing offline is one line
 on stderr and exit status 2, and an earlier run in the folder stays as it was. Running the
 same command again after an interruption resumes at the next epoch ("Resuming from epoch N").
-The written model takes raw 0-255 RGB images. A segmentation model (``*_lraspp_*``) on a
-segmentation data set reports mean IoU and pixel accuracy instead of accuracy (the
-``keras_mgic.training.tasks`` module). ``--batch-size`` and ``--learning-rate`` are per
+The written model takes raw 0-255 RGB images (point clouds as the data set holds them). A
+segmentation model (``*_lraspp_*``) on a segmentation data set reports mean IoU and pixel
+accuracy instead of accuracy; a point-cloud classifier (``dgcnn``, ``diffgcn``,
+``mgic_diffgcn``) takes the data set's point layout (the ``keras_mgic.training.tasks``
+module). ``--batch-size`` and ``--learning-rate`` are per
 replica: with ``R`` replicas the global batch is ``R * batch-size`` and the learning rate
 ``R * learning-rate``.
 """
@@ -49,7 +52,8 @@ def add_arguments(parser):
         "--dataset",
         default="digits",
         help="'digits' (offline, default) or a TFDS image-classification name, e.g. cifar10; "
-        "for segmentation models 'digit_mosaics' (offline), 'oxford_iiit_pet' or 'cityscapes'",
+        "for segmentation models 'digit_mosaics' (offline), 'oxford_iiit_pet' or 'cityscapes'; "
+        "for point-cloud models 'digit_points' (offline) or 'modelnet10' (--data-dir)",
     )
     parser.add_argument("--epochs", type=types.positive_int, help="default: 30")
     parser.add_argument(
@@ -113,6 +117,9 @@ def _add_data_arguments(parser):
         "--download", action="store_true", help="let TFDS download the data set if missing"
     )
     parser.add_argument("--image-size", type=types.positive_int, help="input height and width")
+    parser.add_argument(
+        "--num-points", type=types.positive_int, help="points per cloud (point-set data sets)"
+    )
     parser.add_argument("--no-augment", action="store_true", help="no data augmentation")
     parser.add_argument(
         "--max-train-examples", type=types.positive_int, help="train on the first N examples"
@@ -140,7 +147,7 @@ def train_kwargs(args):
     kwargs = {name: getattr(args, name) for name in _OPTIONAL if getattr(args, name) is not None}
     names = (
         "schedule mixed_precision jit_compile output data_dir download distribute "
-        "image_size max_train_examples max_test_examples seed"
+        "image_size num_points max_train_examples max_test_examples seed"
     )
     kwargs.update({name: getattr(args, name) for name in names.split()})
     kwargs["model_kwargs"] = _model_kwargs(args)

@@ -28,6 +28,10 @@ class Datasets:
             ``ignore_label`` for pixels to skip; ``keras_mgic.data.segmentation``).
         ignore_label: the mask value that the loss and metrics skip, or None.
         class_names: the classes' names, or None.
+        model_arguments: builder arguments the data fix beyond ``input_shape`` and the
+            classes, e.g. ``{"coordinate_dim": 2, "features": 1}`` for the point sets of
+            ``"digit_points"`` (task ``"point_cloud_classification"``: clouds ``(batch,
+            points, coordinate_dim + features)``, one label per cloud).
     """
 
     name: str
@@ -41,6 +45,7 @@ class Datasets:
     task: str = "image_classification"
     ignore_label: int | None = None
     class_names: tuple | None = None
+    model_arguments: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -121,6 +126,11 @@ def load_dataset(
         positive_int("max_test_examples", max_test_examples, allow_none=True),
     )
     key = name.lower()
+    if num_points is not None and key not in POINT_DATASETS:
+        raise ValueError(
+            f"`num_points` applies to the point-set data sets {sorted(POINT_DATASETS)} only. "
+            f"Received: name={name!r}, num_points={num_points!r}"
+        )
     if key in segmentation.SEGMENTATION_DATASETS:
         return segmentation.load_segmentation_dataset(
             key,

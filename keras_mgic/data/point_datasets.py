@@ -4,7 +4,9 @@
 from keras_mgic.data.checks import positive_int
 from keras_mgic.data.digit_points import (
     DIGIT_POINTS,
+    DIGIT_POINTS_COORDINATE_DIM,
     DIGIT_POINTS_DEFAULT_POINTS,
+    DIGIT_POINTS_FEATURES,
     load_digit_points_arrays,
 )
 from keras_mgic.data.modelnet import MODELNET10, load_modelnet_arrays
@@ -13,6 +15,16 @@ from keras_mgic.data.point_pipeline import make_point_pipeline
 
 #: The point-set data sets and their default points per cloud.
 POINT_DATASETS = {DIGIT_POINTS: DIGIT_POINTS_DEFAULT_POINTS, MODELNET10: 1024}
+#: The task of their ``Datasets`` (``keras_mgic.training.tasks``).
+POINT_CLOUD_TASK = "point_cloud_classification"
+#: What each data set's clouds hold: coordinates per point, then features per point.
+POINT_LAYOUTS = {
+    DIGIT_POINTS: {
+        "coordinate_dim": DIGIT_POINTS_COORDINATE_DIM,
+        "features": DIGIT_POINTS_FEATURES,
+    },
+    MODELNET10: {"coordinate_dim": 3, "features": 0},
+}
 
 
 def _arrays(name, num_points, data_dir, seed, max_train, max_test):
@@ -39,7 +51,8 @@ def load_point_dataset(
 
     Returns:
         A ``keras_mgic.data.Datasets`` whose ``input_shape`` is ``(num_points, channels)``:
-        3 channels ``(x, y, z)`` for ModelNet-10, 3 ``(x, y, intensity)`` for digit_points.
+        3 channels ``(x, y, z)`` for ModelNet-10, 3 ``(x, y, intensity)`` for digit_points;
+        its ``model_arguments`` say so (``coordinate_dim``, ``features``).
     """
     from keras_mgic.data.datasets import Datasets
 
@@ -67,4 +80,6 @@ def load_point_dataset(
         num_train=len(x_train),
         num_test=len(x_test),
         batch_size=batch_size,
+        task=POINT_CLOUD_TASK,
+        model_arguments=dict(POINT_LAYOUTS[name]),
     )

@@ -12,6 +12,7 @@ from keras_mgic.layers.level_blocks import (
 from keras_mgic.layers.mgic_block import MGICBlock
 from keras_mgic.layers.point_cloud import (
     DiffGCNConv,
+    DiffGCNResidualBlock,
     EdgeConv,
     KNNGraph,
     PointCoordinates,
@@ -28,6 +29,7 @@ __all__ = [
     "ChannelRestriction",
     "ChannelTransition",
     "DiffGCNConv",
+    "DiffGCNResidualBlock",
     "EdgeConv",
     "GroupedConv2D",
     "InvertedResidualBlock",

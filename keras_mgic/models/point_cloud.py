@@ -46,6 +46,8 @@ STAGE_WIDTHS = (64, 64, 128, 256)
 EMBEDDING_WIDTH = 64
 HIDDEN_WIDTHS = (64, 64)
 BACKBONES = ("edgeconv", "diffgcn", "mgic_diffgcn")
+#: MGIC-DiffGCN's per-level blocks: a DiffGCN convolution with a skip (the default), or alone.
+LEVEL_BLOCKS = ("diffgcn_residual", "diffgcn")
 
 
 def _norm(name):
@@ -71,13 +73,13 @@ def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name):
         return x
     if x.shape[-1] != width:
         x = PointTransition(width, name=f"{name}_transition")(x)
-    group_size, coarsest_size, coarsening, _ = mgic
+    group_size, coarsest_size, coarsening, _, level_block = mgic
     for index in range(convs):
         suffix = "" if index == 0 else f"{index + 1}"
         x = MGICBlock(
             group_size,
             coarsest_size,
-            block="diffgcn",
+            block=level_block,
             block_kwargs={"coordinate_dim": dims},
             coarsening=coarsening,
             name=f"{name}_mgic{suffix}",
@@ -125,12 +127,21 @@ def _pool(x, pooling):
     return x
 
 
-def _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width):
+def _check_level_block(level_block):
+    if level_block not in LEVEL_BLOCKS:
+        raise ValueError(
+            f"`level_block` must be one of {LEVEL_BLOCKS}. Received: level_block={level_block!r}"
+        )
+    return level_block
+
+
+def _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width, level_block):
     return (
         positive_even_int("group_size", group_size),
         positive_int("coarsest_size", coarsest_size),
         check_coarsening(coarsening),
         apps.check_mgic_min_width(mgic_min_width),
+        _check_level_block(level_block),
     )
 
 
@@ -155,6 +166,7 @@ def PointCloudClassifier(
     coarsest_size=32,
     coarsening="reference",
     mgic_min_width=None,
+    level_block="diffgcn_residual",
 ):
     """The generic point-cloud classifier behind ``DGCNN``, ``DiffGCN`` and ``MGICDiffGCN``.
 
@@ -164,7 +176,7 @@ def PointCloudClassifier(
             classifier_activation, name: as for the named builders.
         points, features, coordinate_dim, k, convs_per_stage, dropout_rate: as for the
             named builders.
-        group_size, coarsest_size, coarsening, mgic_min_width: MGIC-DiffGCN's.
+        group_size, coarsest_size, coarsening, mgic_min_width, level_block: MGIC-DiffGCN's.
 
     Returns:
         A ``keras.Model``.
@@ -181,7 +193,7 @@ def PointCloudClassifier(
     positive_int("convs_per_stage", convs_per_stage)
     mgic = None
     if backbone == "mgic_diffgcn":
-        mgic = _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width)
+        mgic = _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width, level_block)
     inputs = point_input(input_shape, input_tensor, points, features, coordinate_dim, k)
     diffgcn = "diffgcn" if backbone == "mgic_diffgcn" else backbone
     x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic)
@@ -333,6 +345,7 @@ def MGICDiffGCN(
     coarsest_size=32,
     coarsening="reference",
     mgic_min_width=None,
+    level_block="diffgcn_residual",
 ):
     return PointCloudClassifier(
         "mgic_diffgcn",
@@ -354,6 +367,7 @@ def MGICDiffGCN(
         coarsest_size=coarsest_size,
         coarsening=coarsening,
         mgic_min_width=mgic_min_width,
+        level_block=level_block,
     )
 
 

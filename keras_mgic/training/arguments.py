@@ -67,6 +67,7 @@ def train_arguments(
     output,
     model_kwargs,
     image_size,
+    num_points,
     max_train_examples,
     max_test_examples,
     warmup_epochs,
@@ -79,6 +80,7 @@ def train_arguments(
     choice("distribute", distribute, DISTRIBUTE)
     optimizer_arguments(weight_decay, momentum)
     optional_positive("image_size", image_size)
+    optional_positive("num_points", num_points)
     optional_positive("max_train_examples", max_train_examples)
     optional_positive("max_test_examples", max_test_examples)
     if (

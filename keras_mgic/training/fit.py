@@ -53,6 +53,7 @@ def train(
     download=False,
     distribute="none",
     image_size=None,
+    num_points=None,
     model_kwargs=None,
     augment=True,
     max_train_examples=None,
@@ -89,6 +90,8 @@ def train(
         download: allow TFDS to download the data set.
         distribute: ``"none"``, ``"mirrored"`` or ``"multi-worker"``.
         image_size: input height and width (default: the data set's own).
+        num_points: points per cloud of a point-set data set (default: the data set's own,
+            256 for ``"digit_points"``, 1,024 for ``"modelnet10"``).
         model_kwargs: extra builder arguments (``group_size``, ``coarsest_size``, ...).
         augment: augment the training data.
         max_train_examples: train on the first ``n`` examples only (tests, smoke runs).
@@ -126,7 +129,8 @@ def train(
         run = run_dir.RunDir(output if is_chief else os.path.join(output, "workers", role))
         with strategy.scope():
             shape = task.model_input_shape(data)
-            net = build_model(builder, shape, data.num_classes, model_kwargs)
+            kwargs = {**task.model_arguments(data), **(model_kwargs or {})}
+            net = build_model(builder, shape, data.num_classes, kwargs, task.takes_raw_pixels)
             task.check_model(net, data)
             _compile(
                 net, settings, strategy.num_replicas_in_sync, task.compile_arguments(net, data)
@@ -151,7 +155,7 @@ def recipe_defaults(dataset, batch_size=None, learning_rate=None):
 def _check(settings):
     names = (
         "epochs batch_size learning_rate schedule weight_decay momentum distribute output "
-        "model_kwargs image_size max_train_examples max_test_examples warmup_epochs"
+        "model_kwargs image_size num_points max_train_examples max_test_examples warmup_epochs"
     ).split()
     arguments.train_arguments(**{name: settings[name] for name in names})
     arguments.choice("verbose", settings["verbose"], ("auto", 0, 1, 2))
@@ -173,11 +177,10 @@ def _load_data(settings, replicas):
     from keras_mgic.data import load_dataset
 
     names = "image_size data_dir download augment max_train_examples max_test_examples seed"
-    return load_dataset(
-        settings["dataset"],
-        batch_size=settings["batch_size"] * replicas,
-        **{name: settings[name] for name in names.split()},
-    )
+    kwargs = {name: settings[name] for name in names.split()}
+    if settings["num_points"] is not None:  # point-set data sets only
+        kwargs["num_points"] = settings["num_points"]
+    return load_dataset(settings["dataset"], batch_size=settings["batch_size"] * replicas, **kwargs)
 
 
 def _steps(dataset):

@@ -38,12 +38,14 @@ def _parameters(builder):
         return {}
 
 
-def build_model(builder, input_shape, classes, model_kwargs=None):
-    """Calls ``builder`` with ``keras.applications``' arguments for raw 0-255 images.
+def build_model(builder, input_shape, classes, model_kwargs=None, raw_pixels=True):
+    """Calls ``builder`` with ``keras.applications``' arguments.
 
-    A builder with an ``include_preprocessing`` parameter gets ``True``; any other gets a
-    ``Rescaling`` layer in front of its model. ``classes`` goes as ``classes`` or, to builders
-    with only the older ``num_classes`` parameter, as ``num_classes``.
+    For raw 0-255 images (``raw_pixels``), a builder with an ``include_preprocessing``
+    parameter gets ``True``; any other gets a ``Rescaling`` layer in front of its model.
+    Other inputs (point clouds) go to the builder as they are. ``classes`` goes as
+    ``classes`` or, to builders with only the older ``num_classes`` parameter, as
+    ``num_classes``.
     """
     kwargs = dict(model_kwargs or {})
     kwargs["input_shape"] = tuple(input_shape)
@@ -51,7 +53,7 @@ def build_model(builder, input_shape, classes, model_kwargs=None):
     named = "num_classes" if "num_classes" in parameters and "classes" not in parameters else None
     kwargs[named or "classes"] = classes
     rescales = "include_preprocessing" in parameters  # named: **kwargs may drop it
-    if rescales:
+    if raw_pixels and rescales:
         kwargs["include_preprocessing"] = True
     try:
         net = builder(**kwargs)
@@ -61,7 +63,7 @@ def build_model(builder, input_shape, classes, model_kwargs=None):
             f"Received: model={model_name(builder)!r}, model_kwargs={model_kwargs!r}"
         ) from error
     check_model(net, classes)
-    return net if rescales else _with_rescaling(net, input_shape)
+    return _with_rescaling(net, input_shape) if raw_pixels and not rescales else net
 
 
 def _with_rescaling(net, input_shape):

@@ -3,7 +3,9 @@
 ``train`` asks the data set's task (``Datasets.task``) for a :class:`Task` and leaves every
 task-dependent step to it:
 
-- ``model_input_shape(data)``: the input the model is built for;
+- ``model_input_shape(data)``: the input the model is built for, ``model_arguments(data)``
+  what else the data fix in the builder's arguments, ``takes_raw_pixels`` whether the
+  model gets a rescaling of raw 0-255 pixels;
 - ``check_model(net, data)``: a ValueError unless the model's output suits the task (e.g. a
   classifier on a segmentation set), before anything is trained;
 - ``compile_arguments(net, data)``: the loss and the metrics;
@@ -29,7 +31,18 @@ def _last(values):
     return float(values[-1]) if values else None
 
 
-class ImageClassification:
+class Task:
+    """What every task shares: raw 0-255 inputs, the data set's builder arguments."""
+
+    #: Whether the inputs are raw 0-255 pixels that the model must rescale.
+    takes_raw_pixels = True
+
+    def model_arguments(self, data):
+        """Builder arguments the data fix beyond the input shape and the classes."""
+        return dict(getattr(data, "model_arguments", None) or {})
+
+
+class ImageClassification(Task):
     """One label per image: sparse cross-entropy and accuracy."""
 
     name = "image_classification"
@@ -69,7 +82,7 @@ class ImageClassification:
         return []
 
 
-class SemanticSegmentation:
+class SemanticSegmentation(Task):
     """One label per pixel: cross-entropy, mean IoU and pixel accuracy, all skipping the
     data set's ignore label; a PNG of test images, their masks and the predictions."""
 
@@ -151,8 +164,29 @@ def _first_test_images(dataset, count):
     return np.concatenate(images)[:count], np.concatenate(masks)[:count]
 
 
+class PointCloudClassification(ImageClassification):
+    """One label per point cloud ``(points, coordinate_dim + features)``: as image
+    classification, with the data set's point layout (``Datasets.model_arguments``) passed
+    to the builder and no pixel rescaling."""
+
+    name = "point_cloud_classification"
+    takes_raw_pixels = False
+
+    def check_model(self, net, data):
+        shape = _output_shape(net)
+        if shape is not None and len(shape) != 2:
+            raise ValueError(
+                f"The data set {data.name!r} has one label per point cloud, so the model must "
+                "output one row of class scores per cloud (batch, classes), e.g. "
+                f"mgic_diffgcn. Received: output_shape={shape}"
+            )
+
+
 #: ``Datasets.task`` -> the Task class that runs it.
-TASKS = {task.name: task for task in (ImageClassification, SemanticSegmentation)}
+TASKS = {
+    task.name: task
+    for task in (ImageClassification, SemanticSegmentation, PointCloudClassification)
+}
 
 
 def task_for(data):
