@@ -7,7 +7,8 @@ only, so they serve every Keras backend.
   activation, max over neighbours (WangYueFt/dgcnn, ``model.py``).
 - ``np_diffgcn_gradient``: DiffGCN's auxiliary graph as BGUCompSci/DiffGCNs.py builds it
   (``DiffGCN.py``): one vertex per edge at the edge's midpoint, the mean of the two messages
-  ``x_v * (midpoint - p_v)`` on it, then every point's mean over its incident edge vertices.
+  ``x_v * (midpoint - p_v)`` on it, then every point's mean over its incident edge vertices;
+  ``np_diffgcn_laplacian`` the same edge values times ``p_v - midpoint``, averaged back.
 """
 
 import numpy as np
@@ -90,16 +91,55 @@ def np_diffgcn_gradient(x, neighbors, coordinates):
     return out
 
 
-def np_diffgcn_conv(layer, x, neighbors, coordinates, training):
-    """A built ``DiffGCNConv`` in NumPy: each group's ``dims * c/g`` gradient values, in
-    coordinate-major order, times its kernel columns; BN; ReLU."""
-    gradient = np_diffgcn_gradient(x, neighbors, coordinates)
+def np_diffgcn_laplacian(x, neighbors, coordinates):
+    """``(batch, n, dims, channels)``: DiffGCN's per-axis Laplacian (``GraphTranspose`` of
+    BGUCompSci/DiffGCNs.py): every point's mean, over its incident edge vertices, of the edge
+    vertex's gradient value times ``p_v - midpoint``, coordinate by coordinate."""
+    x, p = np.asarray(x, np.float64), np.asarray(coordinates, np.float64)
+    batch, n, channels = x.shape
+    dims = p.shape[-1]
+    out = np.zeros((batch, n, dims, channels))
+    for b in range(batch):
+        incident = [[] for _ in range(n)]
+        for i in range(n):
+            for j in neighbors[b, i]:
+                midpoint = (p[b, i] + p[b, j]) / 2
+                value = np.mean([np.outer(midpoint - p[b, v], x[b, v]) for v in (i, j)], axis=0)
+                for v in (i, j):
+                    incident[v].append(value * (p[b, v] - midpoint)[:, None])
+        for v in range(n):
+            out[b, v] = np.mean(incident[v], axis=0)
+    return out
+
+
+def np_diffgcn_components(layer, x, neighbors, coordinates):
+    """``(batch, n, terms_width, channels)``: the layer's terms, mass, gradient, Laplacian."""
+    parts = []
+    if "mass" in layer.terms:
+        parts.append(np.asarray(x, np.float64)[:, :, None, :])
+    if "gradient" in layer.terms:
+        parts.append(np_diffgcn_gradient(x, neighbors, coordinates))
+    if "laplacian" in layer.terms:
+        parts.append(np_diffgcn_laplacian(x, neighbors, coordinates))
+    return np.concatenate(parts, axis=2)
+
+
+def np_diffgcn_conv(layer, x, neighbors, coordinates, training, activation=relu):
+    """A built ``DiffGCNConv`` in NumPy: each group's ``terms_width * c/g`` component values,
+    term by term and coordinate-major, times its kernel columns; BN; ``activation``."""
+    components = np_diffgcn_components(layer, x, neighbors, coordinates)
     kernel = np.asarray(layer.get_weights()[0], np.float64)
-    batch, n, dims, channels = gradient.shape
+    batch, n, width, channels = components.shape
     groups = layer.groups
     cg, fg = channels // groups, layer.filters // groups
     out = np.zeros((batch, n, layer.filters))
     for g in range(groups):
-        values = gradient[..., g * cg : (g + 1) * cg].reshape(batch, n, dims * cg)
+        values = components[..., g * cg : (g + 1) * cg].reshape(batch, n, width * cg)
         out[..., g * fg : (g + 1) * fg] = values @ kernel[:, g * fg : (g + 1) * fg]
-    return relu(np_point_bn(out, layer.bn, training))
+    return activation(np_point_bn(out, layer.bn, training))
+
+
+def np_diffgcn_residual_block(block, x, neighbors, coordinates, training):
+    """A built ``DiffGCNResidualBlock`` in NumPy: ``relu(x + BN(W grad x))``."""
+    update = np_diffgcn_conv(block.conv, x, neighbors, coordinates, training, lambda h: h)
+    return relu(np.asarray(x, np.float64) + update)

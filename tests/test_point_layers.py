@@ -12,6 +12,8 @@ import pytest
 from point_reference import (
     np_diffgcn_conv,
     np_diffgcn_gradient,
+    np_diffgcn_laplacian,
+    np_diffgcn_residual_block,
     np_edge_conv,
     np_grouped_linear,
     np_knn,
@@ -19,10 +21,17 @@ from point_reference import (
     relu,
 )
 
-from keras_mgic.layers import DiffGCNConv, EdgeConv, KNNGraph, PointTransition
+from keras_mgic.layers import (
+    DiffGCNConv,
+    DiffGCNResidualBlock,
+    EdgeConv,
+    KNNGraph,
+    PointTransition,
+)
 from keras_mgic.layers.point_cloud import (
     gather_neighbors,
     graph_gradient,
+    graph_laplacian,
     grouped_pointwise,
     scatter_to_neighbors,
 )
@@ -161,6 +170,62 @@ def test_diffgcn_gradient_matches_the_auxiliary_graph(dims):
     )
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_diffgcn_laplacian_matches_the_auxiliary_graph(dims):
+    x = _normal((2, 11, 5), seed=40)
+    coordinates = _normal((2, 11, dims), seed=41)
+    neighbors = np_knn(x, 3).astype("int32")
+    np.testing.assert_allclose(
+        _np(graph_laplacian(x, neighbors, coordinates)),
+        np_diffgcn_laplacian(x, neighbors, coordinates),
+        atol=1e-5,
+    )
+
+
+def test_diffgcn_laplacian_of_a_linear_field_on_a_symmetric_stencil_vanishes():
+    """On a line where every inner point's neighbours sit at equal and opposite offsets, the
+    per-axis Laplacian of a linear field is zero (each edge's ``(x_u - x_v) d^2`` cancels its
+    mirror's), and that of a quadratic field is not."""
+    n = 9
+    coordinates = np.stack([np.arange(n), np.zeros(n)], -1)[None].astype("float32")
+    neighbors = np.stack(
+        [np.clip(np.arange(n) + 1, 0, n - 1), np.clip(np.arange(n) - 1, 0, n - 1)], -1
+    )
+    neighbors[0, 0], neighbors[-1, 1] = 2, n - 3  # the ends: one-sided, not checked
+    neighbors = neighbors[None].astype("int32")
+    linear = (2.0 * coordinates[..., :1] + 1.0).astype("float32")
+    lap = _np(graph_laplacian(linear, neighbors, coordinates))
+    inner = slice(3, n - 3)  # points whose incident edges are all symmetric pairs
+    np.testing.assert_allclose(lap[0, inner], 0, atol=1e-6)
+    quadratic = (coordinates[..., :1] ** 2).astype("float32")
+    assert np.all(_np(graph_laplacian(quadratic, neighbors, coordinates))[0, inner, 0] > 0)
+
+
+@pytest.mark.parametrize(
+    "terms, width",
+    [(["gradient"], 2), (["mass"], 1), (["laplacian", "mass"], 3)],
+)
+def test_diffgcn_conv_terms_select_the_kernel_rows(terms, width):
+    """``terms=["gradient"]`` is the public code's forward pass; the kernel reads the chosen
+    terms in the order mass, gradient, Laplacian."""
+    x = _normal((2, 10, 4), seed=42)
+    coordinates = _normal((2, 10, 2), seed=43)
+    neighbors = np_knn(coordinates, 4).astype("int32")
+    layer = DiffGCNConv(6, groups=2, coordinate_dim=2, terms=terms)
+    layer.build(x.shape)
+    assert layer.kernel.shape == (width * 4 // 2, 6)
+    _randomize_bn(layer.bn, np.random.default_rng(44))
+    y = _np(layer(x, neighbors=neighbors, coordinates=coordinates, training=False))
+    expected = np_diffgcn_conv(layer, x, neighbors, coordinates, False)
+    np.testing.assert_allclose(y, expected, atol=2e-4)
+
+
+@pytest.mark.parametrize("terms", ["gradient", [], ["mass", "mass"], ["curl"]])
+def test_diffgcn_conv_rejects_bad_terms(terms):
+    with pytest.raises(ValueError, match=r"`terms` must .*Received: terms="):
+        DiffGCNConv(4, terms=terms)
+
+
 def test_diffgcn_gradient_of_a_linear_field_points_along_its_slope():
     """For f(p) = a . p every edge value is -(a . d) d / 4 with d = p_j - p_i: the averaged
     gradient is minus a quarter of the local second-moment matrix times a."""
@@ -186,12 +251,40 @@ def test_diffgcn_conv_matches_numpy(channels, filters, groups, dims):
     neighbors = np_knn(x, 4).astype("int32")
     layer = DiffGCNConv(filters, groups=groups, coordinate_dim=dims)
     layer.build(x.shape)
-    assert layer.kernel.shape == (dims * channels // groups, filters)
+    assert layer.terms == ("mass", "gradient", "laplacian")
+    assert layer.kernel.shape == ((1 + 2 * dims) * channels // groups, filters)
     _randomize_bn(layer.bn, np.random.default_rng(15))
     for training in (False, True):
         y = _np(layer(x, neighbors=neighbors, coordinates=coordinates, training=training))
         expected = np_diffgcn_conv(layer, x, neighbors, coordinates, training)
         np.testing.assert_allclose(y, expected, atol=2e-4, err_msg=f"training={training}")
+
+
+@pytest.mark.parametrize("groups", [1, pytest.param(4, marks=pytest.mark.backends)])
+def test_diffgcn_residual_block_matches_numpy(groups):
+    x = _normal((2, 10, 8), seed=31)
+    coordinates = _normal((2, 10, 2), seed=32)
+    neighbors = np_knn(coordinates, 4).astype("int32")
+    block = DiffGCNResidualBlock(8, groups=groups, coordinate_dim=2)
+    block.build(x.shape)
+    assert block.conv.kernel.shape == ((1 + 2 + 2) * 8 // groups, 8)
+    _randomize_bn(block.conv.bn, np.random.default_rng(33))
+    for training in (False, True):
+        y = _np(block(x, neighbors=neighbors, coordinates=coordinates, training=training))
+        expected = np_diffgcn_residual_block(block, x, neighbors, coordinates, training)
+        np.testing.assert_allclose(y, expected, atol=2e-4, err_msg=f"training={training}")
+
+
+def test_diffgcn_residual_block_without_update_is_the_identity():
+    """A zero kernel and BN offset leave ``act(x + 0)``: the identity for a linear act."""
+    x = _normal((2, 10, 6), seed=34)
+    coordinates = _normal((2, 10, 3), seed=35)
+    neighbors = np_knn(coordinates, 4).astype("int32")
+    block = DiffGCNResidualBlock(6, activation=None, kernel_initializer="zeros")
+    y = block(x, neighbors=neighbors, coordinates=coordinates, training=False)
+    np.testing.assert_allclose(_np(y), x, atol=1e-6)
+    with pytest.raises(ValueError, match="keeps the width.*Received: channels=6, filters=8"):
+        DiffGCNResidualBlock(8).build((None, 10, 6))
 
 
 def test_grouped_diffgcn_is_block_diagonal():
@@ -256,6 +349,9 @@ LAYERS = {
     "KNNGraph": lambda: KNNGraph(4, name="layer"),
     "EdgeConv": lambda: EdgeConv(8, groups=2, kernel_regularizer="l2", name="layer"),
     "DiffGCNConv": lambda: DiffGCNConv(8, groups=2, coordinate_dim=2, name="layer"),
+    "DiffGCNResidualBlock": lambda: DiffGCNResidualBlock(
+        8, groups=2, coordinate_dim=2, kernel_regularizer="l2", name="layer"
+    ),
     "PointTransition": lambda: PointTransition(16, activation="hard_swish", name="layer"),
 }
 

@@ -9,7 +9,14 @@ import keras
 import numpy as np
 import pytest
 from numpy_reference import np_mgic_algorithm_1
-from point_reference import np_diffgcn_conv, np_edge_conv, np_grouped_linear, np_knn, np_point_bn
+from point_reference import (
+    np_diffgcn_conv,
+    np_diffgcn_residual_block,
+    np_edge_conv,
+    np_grouped_linear,
+    np_knn,
+    np_point_bn,
+)
 
 import keras_mgic
 from keras_mgic import MGICBlock
@@ -81,7 +88,8 @@ def _randomize(block, rng):
 
 
 @pytest.mark.parametrize(
-    "block_name", [pytest.param("diffgcn", marks=pytest.mark.backends), "edgeconv"]
+    "block_name",
+    [pytest.param("diffgcn", marks=pytest.mark.backends), "diffgcn_residual", "edgeconv"],
 )
 def test_mgic_on_points_matches_numpy_algorithm_1(block_name):
     coordinates, neighbors = _graph()
@@ -92,14 +100,15 @@ def test_mgic_on_points_matches_numpy_algorithm_1(block_name):
     assert [b.groups for b in block.level_blocks] == [4, 2, 1]
     _randomize(block, np.random.default_rng(3))
     graph = {"neighbors": neighbors}
-    if block_name == "diffgcn":
+    if block_name != "edgeconv":
         graph["coordinates"] = coordinates
+    reference = {"diffgcn": np_diffgcn_conv, "diffgcn_residual": np_diffgcn_residual_block}
     for training in (False, True):
 
         def cnn(level, h, training=training):
             layer = block.level_blocks[level]
-            if block_name == "diffgcn":
-                return np_diffgcn_conv(layer, h, neighbors, coordinates, training)
+            if block_name in reference:
+                return reference[block_name](layer, h, neighbors, coordinates, training)
             return np_edge_conv(layer, h, neighbors, training)
 
         def bn(h, layer, training_=False, training=training):

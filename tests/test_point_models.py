@@ -47,16 +47,22 @@ def test_dgcnn_counts_follow_dgcnns_layers():
     assert keras_mgic.count_flops(model) == 1024 * point_macs + head_macs  # 126.2M
 
 
-def test_diffgcn_counts_follow_the_published_forward_pass():
-    """One DiffGCN convolution per stage: 3 * c_in inputs (the gradient) to c_out."""
+@pytest.mark.parametrize(
+    "terms, width",
+    [(None, 1 + 3 + 3), (["gradient"], 3)],  # all three terms; the public code's forward pass
+)
+def test_diffgcn_counts_follow_its_terms(terms, width):
+    """One DiffGCN convolution per stage: ``width * c_in`` inputs to c_out, ``width`` = 1
+    (mass) + 3 (gradient) + 3 (Laplacian) components per channel in 3 dimensions."""
+    kwargs = {} if terms is None else {"terms": terms}
     for convs in (1, 2):
-        model = models.DiffGCN(points=256, convs_per_stage=convs)
+        model = models.DiffGCN(points=256, convs_per_stage=convs, **kwargs)
         stages = [(3, 64), (64, 64), (64, 128), (128, 256)]
         layers = [(cin, cout) for cin, cout in stages]
         layers += [(cout, cout) for _, cout in stages for _ in range(convs - 1)]
-        conv = sum(3 * cin * cout + _bn(cout) for cin, cout in layers)
+        conv = sum(width * cin * cout + _bn(cout) for cin, cout in layers)
         assert keras_mgic.count_params(model) == conv + _head(10)
-        point_macs = sum(3 * cin * cout for cin, cout in layers) + 512 * 64
+        point_macs = sum(width * cin * cout for cin, cout in layers) + 512 * 64
         assert keras_mgic.count_flops(model) == 256 * point_macs + 128 * 64 + 64 * 64 + 640
 
 
@@ -120,7 +126,7 @@ def test_feature_extractor_on_an_input_tensor_with_pooling(pooling):
 def test_input_shape_points_features_and_coordinate_dim():
     model = models.DiffGCN(points=32, features=1, coordinate_dim=2, k=K, classes=CLASSES)
     assert model.input_shape == (None, 32, 3) and model.output_shape == (None, CLASSES)
-    assert model.get_layer("stage1_diffgcn").kernel.shape == (2 * 3, 64)
+    assert model.get_layer("stage1_diffgcn").kernel.shape == ((1 + 2 + 2) * 3, 64)
     inferred = models.DGCNN(input_shape=(40, 5), k=K)  # features: the channels beyond x, y, z
     assert inferred.input_shape == (None, 40, 5)
     any_size = models.DGCNN(input_shape=(None, 3), include_top=False, pooling="max", k=K)

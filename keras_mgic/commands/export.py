@@ -8,6 +8,8 @@ Examples::
         --representative-data digits
     keras-mgic export mosaics/model.keras --format tflite --quantization int8 \\
         --representative-data digit_mosaics
+    keras-mgic export points/model.keras --format tflite --quantization int8 \\
+        --representative-data digit_points
 
 Every argument, the model file and the output path are checked before any conversion work;
 an error is one line on stderr and exit status 2. The output is written to a temporary file
@@ -26,6 +28,10 @@ as it was. A model file that is not a ``.keras`` archive is reported as such.
   for segmentation models: training mosaics calibrate; the test mosaics are held out, and
   their masks give each file's mean IoU next to the Keras model's. Needs a square RGB
   model input, or one of any size (then 128x128 mosaics).
+* ``digit_points``: the offline point-set data set (``keras_mgic.data.digit_points``), for
+  point-cloud classifiers with ``(points, 3)`` inputs ``(x, y, intensity)``: training
+  clouds calibrate, the test clouds are held out (256 points each for a model that takes
+  any number).
 * a folder: every ``.npy`` file in it (one input ``(H, W, C)`` or a batch ``(N, H, W, C)``
   each, already preprocessed exactly as the model expects) and every image file
   (``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.gif``), resized to the model's input size,
@@ -48,7 +54,7 @@ import zipfile
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 #: Representative data sets the package ships (no download).
-BUILTIN_DATA = ("digits", "digit_mosaics")
+BUILTIN_DATA = ("digits", "digit_mosaics", "digit_points")
 #: Height and width of the random parity inputs of a model that takes any size.
 ANY_SIZE_INPUT = 64
 
@@ -66,9 +72,10 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--representative-data",
-        metavar="digits|digit_mosaics|DIR",
+        metavar="digits|digit_mosaics|digit_points|DIR",
         default=None,
-        help="calibration and parity inputs: 'digits', 'digit_mosaics' (segmentation) or a "
+        help="calibration and parity inputs: 'digits', 'digit_mosaics' (segmentation), "
+        "'digit_points' (point clouds) or a "
         "folder of images / .npy files",
     )
     parser.add_argument(
@@ -145,6 +152,21 @@ def _digit_mosaics(input_shape):
     size = _square_size(input_shape, "digit_mosaics", digit_mosaics.DEFAULT_SIZE)
     (train, _), (test, masks) = digit_mosaics.load_digit_mosaic_arrays(size=size)
     return train.astype("float32"), test.astype("float32"), masks
+
+
+def _digit_points(input_shape):
+    """The digit_points training and test clouds ``(x, y, intensity)``, float32."""
+    from keras_mgic.data import digit_points
+
+    points, channels = input_shape
+    if channels != 3:
+        raise ValueError(
+            "The digit_points data set needs a model taking (points, 3) clouds of (x, y, "
+            f"intensity). Received: input_shape={tuple(input_shape)}"
+        )
+    num_points = points or digit_points.DIGIT_POINTS_DEFAULT_POINTS
+    (train, _), (test, _) = digit_points.load_digit_points_arrays(num_points)
+    return train, test
 
 
 def _load_file(file, input_shape, raw_pixels):
@@ -226,6 +248,8 @@ def load_representative_data(source, input_shape, calibration_samples=200, raw_p
         return _digits(input_shape)
     if source == "digit_mosaics":
         return _digit_mosaics(input_shape)[:2]
+    if source == "digit_points":
+        return _digit_points(input_shape)
     inputs = _folder(source, input_shape, raw_pixels)
     inputs = inputs[np.random.default_rng(0).permutation(len(inputs))]
     calibration, held_out = inputs[:calibration_samples], inputs[calibration_samples:]
@@ -250,8 +274,8 @@ def _check_options(args):
         )
     if args.quantization == "int8" and args.representative_data is None:
         raise ValueError(
-            "--quantization int8 needs --representative-data (digits, digit_mosaics or a "
-            "folder) to calibrate. Received: representative_data=None"
+            "--quantization int8 needs --representative-data (digits, digit_mosaics, "
+            "digit_points or a folder) to calibrate. Received: representative_data=None"
         )
     for name in ("calibration_samples", "parity_samples"):
         if getattr(args, name) < 1:
@@ -262,8 +286,8 @@ def _check_options(args):
     source = args.representative_data
     if source not in (None, *BUILTIN_DATA) and not os.path.isdir(source):
         raise ValueError(
-            "`--representative-data` must be 'digits', 'digit_mosaics' or an existing "
-            f"folder. Received: representative_data={source!r}"
+            "`--representative-data` must be 'digits', 'digit_mosaics', 'digit_points' or an "
+            f"existing folder. Received: representative_data={source!r}"
         )
 
 

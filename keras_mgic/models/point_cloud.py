@@ -12,12 +12,15 @@ concatenated, and a classifier of two hidden layers (Dense, BatchNorm, LeakyReLU
 and 64 here, as the paper sets them. The graph convolution of a stage is the backbone:
 
 - ``DGCNN``: ``EdgeConv`` (LeakyReLU 0.2).
-- ``DiffGCN``: ``DiffGCNConv`` (Eliasof & Treister, NeurIPS 2020; ReLU), the gradient taken
-  along the input coordinates; ``convs_per_stage`` of them share the stage's graph (the
-  ``blocks`` of ``DiffGCNBlock`` in BGUCompSci/DiffGCNs.py).
+- ``DiffGCN``: ``DiffGCNConv`` (Eliasof & Treister, NeurIPS 2020; ReLU): the mass, graph
+  gradient and graph Laplacian terms of the features, taken along the input coordinates,
+  combined point-wise (``terms``; ``["gradient"]`` is the public code's forward pass);
+  ``convs_per_stage`` of them share the stage's graph (the ``blocks`` of ``DiffGCNBlock``
+  in BGUCompSci/DiffGCNs.py).
 - ``MGICDiffGCN``: a ``PointTransition`` where the width changes, then ``convs_per_stage``
-  ``MGICBlock`` s whose per-level block is ``DiffGCNConv`` (grouped on the fine levels), all
-  levels on the stage's graph.
+  ``MGICBlock`` s whose per-level block is ``DiffGCNResidualBlock`` (a DiffGCN convolution
+  added to its input, grouped on the fine levels; ``level_block="diffgcn"`` for the
+  convolution alone), all levels on the stage's graph.
 
 Input: one tensor ``(batch, points, coordinate_dim + features)``, the coordinates first
 (``coordinate_dim = 3`` for ModelNet, 2 for the ``digit_points`` data set, whose third
@@ -35,6 +38,7 @@ from keras_mgic.layers import DiffGCNConv, EdgeConv, KNNGraph, MGICBlock
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.point_cloud import PointCoordinates, PointTransition
+from keras_mgic.layers.point_cloud.diffgcn import TERMS, check_terms
 from keras_mgic.layers.validation import positive_even_int, positive_int
 from keras_mgic.models import applications as apps
 from keras_mgic.models.point_input import point_input
@@ -58,18 +62,19 @@ def _leaky(name):
     return keras.layers.Activation("leaky_relu", name=name)  # negative slope 0.2, DGCNN's
 
 
-def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name):
+def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, terms, name):
     """One graph convolution stage on ``neighbors``; ``mgic``: ``(group_size,
-    coarsest_size, coarsening, min_width)`` for MGIC-DiffGCN, else None."""
+    coarsest_size, coarsening, min_width, level_block)`` for MGIC-DiffGCN, else None;
+    ``terms``: the DiffGCN convolutions' operators."""
     dims = coordinates.shape[-1]
     if backbone == "edgeconv":
         return EdgeConv(width, name=f"{name}_edgeconv")(x, neighbors=neighbors)
     if mgic is None or not apps.uses_mgic(width, mgic[3]):
         for index in range(convs):
             suffix = "" if index == 0 else f"{index + 1}"
-            x = DiffGCNConv(width, coordinate_dim=dims, name=f"{name}_diffgcn{suffix}")(
-                x, neighbors=neighbors, coordinates=coordinates
-            )
+            x = DiffGCNConv(
+                width, coordinate_dim=dims, terms=terms, name=f"{name}_diffgcn{suffix}"
+            )(x, neighbors=neighbors, coordinates=coordinates)
         return x
     if x.shape[-1] != width:
         x = PointTransition(width, name=f"{name}_transition")(x)
@@ -80,14 +85,14 @@ def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name):
             group_size,
             coarsest_size,
             block=level_block,
-            block_kwargs={"coordinate_dim": dims},
+            block_kwargs={"coordinate_dim": dims, "terms": list(terms)},
             coarsening=coarsening,
             name=f"{name}_mgic{suffix}",
         )(x, neighbors=neighbors, coordinates=coordinates)
     return x
 
 
-def _features(inputs, coordinate_dim, k, backbone, convs, mgic):
+def _features(inputs, coordinate_dim, k, backbone, convs, mgic, terms):
     """The per-point embedding ``(batch, points, EMBEDDING_WIDTH)``."""
     coordinates = PointCoordinates(coordinate_dim, name="coordinates")(inputs)
     x, outputs = inputs, []
@@ -95,7 +100,7 @@ def _features(inputs, coordinate_dim, k, backbone, convs, mgic):
         name = f"stage{stage}"
         graph_on = coordinates if stage == 1 else x
         neighbors = KNNGraph(k, name=f"{name}_knn")(graph_on)
-        x = _stage(x, coordinates, neighbors, width, backbone, convs, mgic, name)
+        x = _stage(x, coordinates, neighbors, width, backbone, convs, mgic, terms, name)
         outputs.append(x)
     x = keras.layers.Concatenate(name="concat")(outputs)
     x = keras.layers.Dense(EMBEDDING_WIDTH, use_bias=False, name="embedding")(x)
@@ -162,6 +167,7 @@ def PointCloudClassifier(
     k=10,
     convs_per_stage=1,
     dropout_rate=0.5,
+    terms=TERMS,
     group_size=16,
     coarsest_size=32,
     coarsening="reference",
@@ -174,8 +180,8 @@ def PointCloudClassifier(
         backbone: ``"edgeconv"``, ``"diffgcn"`` or ``"mgic_diffgcn"``.
         include_top, weights, input_tensor, input_shape, pooling, classes,
             classifier_activation, name: as for the named builders.
-        points, features, coordinate_dim, k, convs_per_stage, dropout_rate: as for the
-            named builders.
+        points, features, coordinate_dim, k, convs_per_stage, dropout_rate, terms: as for
+            the named builders (``terms`` only matters for the DiffGCN backbones).
         group_size, coarsest_size, coarsening, mgic_min_width, level_block: MGIC-DiffGCN's.
 
     Returns:
@@ -191,12 +197,13 @@ def PointCloudClassifier(
     apps.check_weights(weights)
     apps.check_head(include_top, classes, pooling, dropout_rate)
     positive_int("convs_per_stage", convs_per_stage)
+    terms = check_terms(terms)
     mgic = None
     if backbone == "mgic_diffgcn":
         mgic = _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width, level_block)
     inputs = point_input(input_shape, input_tensor, points, features, coordinate_dim, k)
     diffgcn = "diffgcn" if backbone == "mgic_diffgcn" else backbone
-    x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic)
+    x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic, terms)
     if include_top:
         x = _classifier(x, classes, classifier_activation, dropout_rate)
     else:
@@ -234,6 +241,12 @@ _CONVS_DOC = """\
     convs_per_stage: graph convolutions ({what}) per stage, all on the stage's graph;
         default 1."""
 
+_TERMS_DOC = """\
+    terms: the operators each DiffGCN convolution combines, a selection of ``("mass",
+        "gradient", "laplacian")``; default all three (the DiffGCN paper's convolution).
+        ``["gradient"]`` is the forward pass of DiffGCN's public code, which learns far
+        more slowly (``keras_mgic.layers.DiffGCNConv``)."""
+
 _MGIC_DOC = """\
     group_size: ``s_g``, channels per group on the fine levels; default 16.
     coarsest_size: ``s_c``, the coarsening threshold; default 32. The paper does not give
@@ -241,7 +254,10 @@ _MGIC_DOC = """\
     coarsening: ``"reference"`` (default) or ``"literal"``; see
         ``keras_mgic.layers.MGICBlock``.
     mgic_min_width: None (default: every stage is MGIC) or a positive int: stages narrower
-        than it use plain ``DiffGCNConv`` s (a hybrid network)."""
+        than it use plain ``DiffGCNConv`` s (a hybrid network).
+    level_block: the per-level block of the MGIC blocks: ``"diffgcn_residual"`` (default,
+        ``DiffGCNResidualBlock``: a DiffGCN convolution added to its input, as the image
+        MGIC blocks run ResNet blocks) or ``"diffgcn"`` (the convolution alone)."""
 
 _DETAILS = (
     "The smaller DGCNN of the paper's Sec. 5.4 with {what} as the graph convolution; see\n"
@@ -305,6 +321,7 @@ def DiffGCN(
     k=10,
     convs_per_stage=1,
     dropout_rate=0.5,
+    terms=TERMS,
 ):
     return PointCloudClassifier(
         "diffgcn",
@@ -322,6 +339,7 @@ def DiffGCN(
         k=k,
         convs_per_stage=convs_per_stage,
         dropout_rate=dropout_rate,
+        terms=terms,
     )
 
 
@@ -341,6 +359,7 @@ def MGICDiffGCN(
     k=10,
     convs_per_stage=1,
     dropout_rate=0.5,
+    terms=TERMS,
     group_size=16,
     coarsest_size=32,
     coarsening="reference",
@@ -363,6 +382,7 @@ def MGICDiffGCN(
         k=k,
         convs_per_stage=convs_per_stage,
         dropout_rate=dropout_rate,
+        terms=terms,
         group_size=group_size,
         coarsest_size=coarsest_size,
         coarsening=coarsening,
@@ -382,15 +402,15 @@ DiffGCN.__doc__ = _doc(
     "DiffGCN (paper Table 6): the smaller DGCNN with DiffGCN convolutions.",
     "``DiffGCNConv``",
     "diffgcn",
-    [_CONVS_DOC.format(what="``DiffGCNConv``")],
+    [_CONVS_DOC.format(what="``DiffGCNConv``"), _TERMS_DOC],
     '>>> DiffGCN(points=64, k=4, include_top=False, pooling="max").output_shape\n(None, 64)',
 )
 MGICDiffGCN.__doc__ = _doc(
     "MGIC-DiffGCN (paper Table 6): DiffGCN with every stage an ``MGICBlock`` of DiffGCN\n"
     "convolutions.",
-    "``MGICBlock`` s of ``DiffGCNConv`` s",
+    "``MGICBlock`` s of ``DiffGCNResidualBlock`` s",
     "mgic_diffgcn",
-    [_CONVS_DOC.format(what="``MGICBlock`` s"), _MGIC_DOC],
+    [_CONVS_DOC.format(what="``MGICBlock`` s"), _TERMS_DOC, _MGIC_DOC],
     ">>> model = MGICDiffGCN(input_shape=(128, 3), k=4, classes=5)\n"
     '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16]',
 )

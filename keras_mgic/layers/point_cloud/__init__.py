@@ -17,7 +17,7 @@ export to TFLite with builtin ops.
 """
 
 from keras_mgic.layers.point_cloud.coordinates import PointCoordinates
-from keras_mgic.layers.point_cloud.diffgcn import DiffGCNConv, graph_gradient
+from keras_mgic.layers.point_cloud.diffgcn import DiffGCNConv, graph_gradient, graph_laplacian
 from keras_mgic.layers.point_cloud.diffgcn_block import DiffGCNResidualBlock
 from keras_mgic.layers.point_cloud.edge_conv import EdgeConv
 from keras_mgic.layers.point_cloud.graph_ops import (
@@ -45,6 +45,7 @@ __all__ = [
     "PointTransition",
     "gather_neighbors",
     "graph_gradient",
+    "graph_laplacian",
     "grouped_pointwise",
     "scatter_to_neighbors",
 ]

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_mgic.layers.point_cloud.diffgcn import DiffGCNConv
+from keras_mgic.layers.point_cloud.diffgcn import TERMS, DiffGCNConv
 from keras_mgic.layers.validation import point_channels, positive_int
 
 
@@ -23,6 +23,7 @@ class DiffGCNResidualBlock(keras.layers.Layer):
         filters: positive int, input and output channels.
         groups: positive int dividing ``filters``: the convolution's channel groups.
         coordinate_dim: positive int, the dimension of the coordinates.
+        terms: the operators the convolution reads (``DiffGCNConv``'s); default all three.
         activation: activation after the sum; default ``"relu"``.
         kernel_initializer: initializer of the convolution's kernel; default
             ``"he_normal"``.
@@ -49,6 +50,7 @@ class DiffGCNResidualBlock(keras.layers.Layer):
         filters,
         groups=1,
         coordinate_dim=3,
+        terms=TERMS,
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
@@ -61,12 +63,14 @@ class DiffGCNResidualBlock(keras.layers.Layer):
             filters,
             groups,
             coordinate_dim=coordinate_dim,
+            terms=terms,
             activation=None,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
             dtype=self.dtype_policy,
             name="conv",
         )
+        self.groups = self.conv.groups
         self.input_spec = keras.layers.InputSpec(ndim=3)
 
     def build(self, input_shape):
@@ -91,8 +95,9 @@ class DiffGCNResidualBlock(keras.layers.Layer):
         config.update(
             {
                 "filters": self.filters,
-                "groups": self.conv.groups,
+                "groups": self.groups,
                 "coordinate_dim": self.conv.coordinate_dim,
+                "terms": list(self.conv.terms),
                 "activation": keras.activations.serialize(self.activation),
                 "kernel_initializer": conv["kernel_initializer"],
                 "kernel_regularizer": conv["kernel_regularizer"],
