@@ -8,6 +8,7 @@ import numpy as np
 from keras_mgic.export import paths
 from keras_mgic.export.conversion_errors import conversion_error
 from keras_mgic.export.flatbuffer import check_builtin_ops
+from keras_mgic.export.int8_support import check_int8_support
 from keras_mgic.export.precision import float32_model
 from keras_mgic.export.saved_model import (
     check_export_backend,
@@ -171,7 +172,8 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
         ``path`` as a string.
 
     Raises:
-        ValueError: for an invalid option, an unwritable ``path``, a flatbuffer with
+        ValueError: for an invalid option, int8 for a model with a k-NN graph layer
+            (``check_int8_support``), an unwritable ``path``, a flatbuffer with
             non-builtin ops, or an op with no builtin TFLite kernel (naming the op, its
             layer's name scope and the converter's reason).
 
@@ -185,6 +187,8 @@ def to_tflite(model, path, quantization=None, representative_data=None, integer_
     """
     _check_options(quantization, representative_data, integer_io)
     saved_model_dir = _check_source(model)
+    if quantization == "int8" and saved_model_dir is None:
+        check_int8_support(model)
     path = paths.check_output_path(path, "file")
     options = (quantization, representative_data, integer_io)
     flatbuffer = _flatbuffer(model, saved_model_dir, options)

@@ -30,6 +30,7 @@ DEFAULT_BATCH_SIZE = 128
 DATASET_DEFAULTS = {
     "digits": {"batch_size": 32, "learning_rate": 0.05},
     "digit_mosaics": {"batch_size": 16, "learning_rate": 0.2},
+    "digit_points": {"batch_size": 32, "learning_rate": 0.05},
 }
 #: Default epochs of linear learning-rate warmup (cosine schedule): none, as in the paper.
 DEFAULT_WARMUP_EPOCHS = 0
@@ -76,9 +77,9 @@ def train(
             loss, the metrics and the figures (mean IoU, pixel accuracy, a prediction PNG).
         epochs: total epochs of the run (a resumed run counts the epochs already done).
         batch_size: per-replica batch size (default: ``DATASET_DEFAULTS``: 32 for the
-            digits, 16 for the digit mosaics, else 128).
+            digits and the digit points, 16 for the digit mosaics, else 128).
         learning_rate: per-replica peak learning rate, scaled by the replica count (default:
-            0.05 for the digits, 0.2 for the digit mosaics, else 0.1).
+            0.05 for the digits and the digit points, 0.2 for the digit mosaics, else 0.1).
         schedule: ``"cosine"`` or ``"step"`` (the paper's: divide by 10 every sixth).
         warmup_epochs: epochs of linear warmup from 0 (cosine only; may be fractional).
         weight_decay: decoupled weight decay (0 disables it).

@@ -24,7 +24,8 @@ def results(net, data, log_columns, evaluation, logger, task):
     counts, epochs and timings."""
     params, flops = count(net, task.counting_shape(data))
     seconds = [s for s in log_columns.get("train_seconds", []) if math.isfinite(s)]
-    return {
+    facts = {
+        "task": task.name,
         **task.results(evaluation, log_columns),
         "params": params,
         "flops": flops,
@@ -36,9 +37,10 @@ def results(net, data, log_columns, evaluation, logger, task):
         "num_train": data.num_train,
         "num_test": data.num_test,
         "input_shape": list(data.input_shape),
-        # The model rescales its input itself (include_preprocessing=True).
-        "input_range": [0, 255],
     }
+    if task.takes_raw_pixels:  # the model rescales its input itself (include_preprocessing)
+        facts["input_range"] = [0, 255]
+    return facts
 
 
 def environment():
