@@ -20,6 +20,9 @@ There :func:`grouped_conv2d` lowers a grouped convolution to dense per-group con
 strided slices times a batched matmul (1x1 kernels, one input channel per group, or more
 than 64 groups). JAX on a GPU or TPU, and the PyTorch backend (whose native grouped conv
 measured fastest), use ``keras.ops.conv``.
+
+Besides grouped convolutions, :func:`resize_to_dynamic_size` resizes images to a size
+known only when a TensorFlow graph runs (``keras.ops.image.resize`` takes Python ints).
 """
 
 import functools
@@ -370,3 +373,26 @@ def fused_batch_norm(inputs, scale, offset, mean=None, variance=None, epsilon=1e
         is_training=False,
     )
     return outputs, mean, variance
+
+
+def resize_to_dynamic_size(images, height, width, interpolation="bilinear"):
+    """Resizes channels-last images to a size that is a tensor on the TensorFlow backend.
+
+    A model built for any input size (``(None, None, 3)``) knows the size of the image it
+    upsamples to only when its TensorFlow graph runs; ``keras.ops.image.resize`` needs
+    Python ints, so this calls ``tf.image.resize``, the op Keras's TensorFlow backend runs
+    for it (half-pixel centers, a ``RESIZE_BILINEAR`` op in TFLite). The JAX and PyTorch
+    backends trace with concrete sizes and never get here.
+
+    Args:
+        images: rank-4 channels-last tensor.
+        height, width: scalar int tensors.
+        interpolation: ``"bilinear"`` or ``"nearest"``.
+
+    Returns:
+        The resized images in ``images``' dtype.
+    """
+    import tensorflow as tf
+
+    resized = tf.image.resize(images, tf.stack([height, width]), method=interpolation)
+    return tf.cast(resized, images.dtype)

@@ -8,13 +8,15 @@ Examples::
         --representative-data digits
     keras-mgic export mosaics/model.keras --format tflite --quantization int8 \\
         --representative-data digit_mosaics
-    keras-mgic export points/model.keras --format tflite --quantization int8 \\
+    keras-mgic export points/model.keras --format tflite --quantization float16 \\
         --representative-data digit_points
 
 Every argument, the model file and the output path are checked before any conversion work;
 an error is one line on stderr and exit status 2. The output is written to a temporary file
 or folder next to it and renamed into place, so a failed export leaves every existing file
-as it was. A model file that is not a ``.keras`` archive is reported as such.
+as it was. A model file that is not a ``.keras`` archive is reported as such. int8 is
+refused for the point-cloud models: the TFLite runtime aborts on a quantized k-NN graph
+(``keras_mgic.export.int8_support``); ``digit_points`` then only holds out parity inputs.
 
 ``--representative-data`` gives the inputs that calibrate int8 quantization (required for
 ``--quantization int8``) and the held-out inputs of the parity check:

@@ -2,21 +2,21 @@
 
 import keras
 
+from keras_mgic import ops
+
 INTERPOLATIONS = ("bilinear", "nearest")
 
 
 def _resize(images, height, width, interpolation):
     """``keras.ops.image.resize`` to ``(height, width)``; sizes known only at run time
-    (TensorFlow graphs of models with a ``None`` input size) go to ``tf.image.resize``, the
-    op Keras's TensorFlow backend runs, since ``keras.ops.image.resize`` takes Python ints."""
+    (TensorFlow graphs of models with a ``None`` input size) go to
+    ``keras_mgic.ops.resize_to_dynamic_size``, since ``keras.ops.image.resize`` takes
+    Python ints."""
     if isinstance(height, int) and isinstance(width, int):
         return keras.ops.image.resize(
             images, (height, width), interpolation=interpolation, data_format="channels_last"
         )
-    import tensorflow as tf
-
-    resized = tf.image.resize(images, tf.stack([height, width]), method=interpolation)
-    return tf.cast(resized, images.dtype)
+    return ops.resize_to_dynamic_size(images, height, width, interpolation)
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
