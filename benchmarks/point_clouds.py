@@ -16,6 +16,7 @@ third of its MACs. ``--write`` draws the three learning curves to
 """
 
 import argparse
+import inspect
 import os
 import pathlib
 import sys
@@ -26,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import REPO, command, environment, markdown_table, write_section  # noqa: E402
 
-from keras_mgic import training  # noqa: E402
+from keras_mgic import models, training  # noqa: E402
 
 MODELS = {"DGCNN": "dgcnn", "DiffGCN": "diffgcn", "MGIC-DiffGCN": "mgic_diffgcn"}
 DATASET = "digit_points"
@@ -71,6 +72,12 @@ def training_table(runs):
     return markdown_table(header, rows)
 
 
+def mgic_defaults():
+    """MGIC-DiffGCN's default s_g and s_c, read from the builder."""
+    defaults = inspect.signature(models.MGICDiffGCN).parameters
+    return f"s_g = {defaults['group_size'].default}, s_c = {defaults['coarsest_size'].default}"
+
+
 def ratio_line(runs):
     """MGIC-DiffGCN against DiffGCN: accuracy difference and the cost ratios."""
     mgic, dense = runs["MGIC-DiffGCN"][1], runs["DiffGCN"][1]
@@ -113,9 +120,10 @@ def main(argv=None):
         f"epochs on `{DATASET}` ({points} points per digit, 1,437 training and 360 test "
         f"digits; batch {first['batch_size']}, learning rate {first['learning_rate']}, "
         f"{first['schedule']} schedule, SGD with momentum, seed 0), one after the other, "
-        "with the builders' defaults (k = 10; MGIC-DiffGCN: s_g = 16, s_c = 32). MACs per "
-        f"cloud of {points} points (`count_flops`: k-NN distances, gathers and DiffGCN's "
-        "gradient products not counted); seconds are training seconds on this machine.\n"
+        f"with the builders' defaults (k = 10; DiffGCN: mass, gradient and Laplacian terms; "
+        f"MGIC-DiffGCN: {mgic_defaults()}). MACs per cloud of {points} points (`count_flops`: "
+        "k-NN distances, gathers and the products of DiffGCN's operators not counted); "
+        "seconds are training seconds on this machine.\n"
         f"{env}\n\n{training_table(runs)}\n\n{ratio_line(runs)}\n\n"
         "Learning curves: `docs/point_clouds_curves.png`."
     )
