@@ -341,7 +341,9 @@ _MGIC_ARGS_DOC = """\
         level); see ``keras_mgic.layers.MGICBlock``.
     mgic_min_width: None (default: every block is MGIC, the paper's models) or a positive
         int: blocks whose output is narrower stay dense (a hybrid network). MGIC saves time
-        only where layers are wide; BENCHMARKS.md measures where per backend."""
+        only where layers are wide. Measured on a 2-core CPU (one block against the dense
+        basic block; BENCHMARKS.md, section ``crossover``): 256 for TensorFlow with oneDNN,
+        JAX and PyTorch (512 on 8x8 maps), None (all MGIC) for TFLite."""
 
 DEPRECATED_ARGS_DOC = """\
     num_classes: deprecated alias of ``classes`` (removed in the next release)."""
