@@ -147,4 +147,4 @@ def test_summary_point_cloud_pair_takes_points(capsys):
     rows, _ = _printed_rows(out)
     assert rows["diffgcn"] == _expected("diffgcn", points=64)
     assert rows["mgic_diffgcn"] == _expected("mgic_diffgcn", points=64, group_size=16)
-    assert "input 64x3" in out and "group_size=16, coarsest_size=32" in out
+    assert "input 64x3" in out and "group_size=16, coarsest_size=16" in out
