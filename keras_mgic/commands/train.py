@@ -59,12 +59,13 @@ def add_arguments(parser):
     parser.add_argument(
         "--batch-size",
         type=types.positive_int,
-        help="per replica (default: 32 on digits, 16 on digit_mosaics, else 128)",
+        help="per replica (default: 32 on digits and digit_points, 16 on digit_mosaics, else 128)",
     )
     parser.add_argument(
         "--learning-rate",
         type=types.positive_float,
-        help="per replica (default: 0.05 on digits, 0.2 on digit_mosaics, else 0.1)",
+        help="per replica (default: 0.05 on digits and digit_points, 0.2 on digit_mosaics, "
+        "else 0.1)",
     )
     parser.add_argument(
         "--schedule",
