@@ -3,8 +3,6 @@
 NumPy evaluation of the written model, float16 export (int8 refused: the runtime aborts on a
 quantized k-NN graph), and the one-line errors for point arguments on the wrong data."""
 
-import contextlib
-import io
 import json
 import os
 import re
@@ -12,6 +10,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from cli_output import run_cli
 
 import keras_mgic
 from keras_mgic import cli
@@ -24,16 +23,10 @@ TRAIN = (
 ).split()
 
 
-def _cli(*argv):
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = cli.main([str(a) for a in argv])
-    return code, printed.getvalue()
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     output = tmp_path_factory.mktemp("points") / "run"
-    code, printed = _cli("train", *TRAIN, "--output", output)
+    code, printed = run_cli("train", *TRAIN, "--output", output)
     assert code == 0, printed
     return str(output)
 
@@ -54,7 +47,7 @@ def test_metrics_json_is_the_written_models_accuracy_on_the_test_clouds(trained)
 
 def test_float16_export_keeps_the_predictions(trained, tmp_path):
     output = tmp_path / "model.tflite"
-    code, printed = _cli(
+    code, printed = run_cli(
         "export", os.path.join(trained, "model.keras"), "--format", "tflite",
         "--output", output, "--quantization", "float16", "--representative-data",
         "digit_points", "--parity-samples", "40",

@@ -2,15 +2,14 @@
 any input size, TFLite float32 / float16 / int8 with builtin ops only, per-pixel parity and
 each file's mean IoU on the held-out digit mosaics."""
 
-import contextlib
-import io
 import re
 
 import keras
 import numpy as np
 import pytest
+from cli_output import run_cli
 
-from keras_mgic import cli, export
+from keras_mgic import export
 from keras_mgic.data import digit_mosaics
 from keras_mgic.export.parity_check import mean_iou
 from keras_mgic.export.saved_model import serving_inputs
@@ -22,17 +21,11 @@ TRAIN = (
 ).split()
 
 
-def _cli(*argv):
-    with contextlib.redirect_stdout(io.StringIO()) as printed:
-        code = cli.main([str(a) for a in argv])
-    return code, printed.getvalue()
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """``keras-mgic train`` of the dense LR-ASPP-Small on 32x32 mosaics (two epochs)."""
     output = tmp_path_factory.mktemp("trained") / "run"
-    code, printed = _cli("train", *TRAIN, "--output", output)
+    code, printed = run_cli("train", *TRAIN, "--output", output)
     assert code == 0, printed
     assert '"mean_iou":' in printed and '"test_accuracy"' not in printed
     return str(output / "model.keras")
@@ -54,7 +47,7 @@ def test_saved_model_takes_any_input_size(trained, tmp_path):
 
     model = keras.saving.load_model(trained)
     output = tmp_path / "saved"
-    code, printed = _cli(
+    code, printed = run_cli(
         "export", trained, "--format", "saved_model", "--output", output, "--parity-samples", "2"
     )
     assert code == 0 and "per-pixel agreement 100.00%" in printed, printed
@@ -74,7 +67,7 @@ def test_tflite_per_pixel_parity_and_mean_iou(trained, quantization, tmp_path):
     held-out mosaics (Keras's checked here with NumPy); the file takes any input size."""
     output = tmp_path / f"model_{quantization}.tflite"
     options = ["--quantization", quantization] if quantization else []
-    code, printed = _cli(
+    code, printed = run_cli(
         "export", trained, "--format", "tflite", "--output", output, "--parity-samples", "40",
         "--representative-data", "digit_mosaics", "--calibration-samples", "32", *options,
     )  # fmt: skip
