@@ -185,7 +185,7 @@ def test_diffgcn_laplacian_matches_the_auxiliary_graph(dims):
 
 @pytest.mark.backends
 def test_both_operators_from_one_pass_match_the_auxiliary_graph():
-    """``graph_operators``: one gather for both operators, as DiffGCNConv runs them."""
+    """``graph_operators`` (one gather, one scatter for both, as DiffGCNConv runs them)."""
     x = _normal((2, 13, 4), seed=50)
     coordinates = _normal((2, 13, 3), seed=51)
     neighbors = np_knn(coordinates, 4).astype("int32")
