@@ -32,7 +32,6 @@ from keras_mgic.layers.point_cloud import (
     gather_neighbors,
     graph_gradient,
     graph_laplacian,
-    graph_operators,
     grouped_pointwise,
     scatter_to_neighbors,
 )
@@ -181,19 +180,6 @@ def test_diffgcn_laplacian_matches_the_auxiliary_graph(dims):
         np_diffgcn_laplacian(x, neighbors, coordinates),
         atol=1e-5,
     )
-
-
-@pytest.mark.backends
-def test_both_operators_from_one_pass_match_the_auxiliary_graph():
-    """``graph_operators`` (one gather, one scatter for both, as DiffGCNConv runs them)."""
-    x = _normal((2, 13, 4), seed=50)
-    coordinates = _normal((2, 13, 3), seed=51)
-    neighbors = np_knn(coordinates, 4).astype("int32")
-    laplacian, gradient = graph_operators(x, neighbors, coordinates, ("laplacian", "gradient"))
-    reference = np_diffgcn_gradient(x, neighbors, coordinates)
-    np.testing.assert_allclose(_np(gradient), reference, atol=1e-5)
-    reference = np_diffgcn_laplacian(x, neighbors, coordinates)
-    np.testing.assert_allclose(_np(laplacian), reference, atol=1e-5)
 
 
 def test_diffgcn_laplacian_of_a_linear_field_on_a_symmetric_stencil_vanishes():

@@ -17,12 +17,7 @@ export to TFLite with builtin ops.
 """
 
 from keras_mgic.layers.point_cloud.coordinates import PointCoordinates
-from keras_mgic.layers.point_cloud.diffgcn import (
-    DiffGCNConv,
-    graph_gradient,
-    graph_laplacian,
-    graph_operators,
-)
+from keras_mgic.layers.point_cloud.diffgcn import DiffGCNConv, graph_gradient, graph_laplacian
 from keras_mgic.layers.point_cloud.diffgcn_block import DiffGCNResidualBlock
 from keras_mgic.layers.point_cloud.edge_conv import EdgeConv
 from keras_mgic.layers.point_cloud.graph_ops import (
@@ -51,7 +46,6 @@ __all__ = [
     "gather_neighbors",
     "graph_gradient",
     "graph_laplacian",
-    "graph_operators",
     "grouped_pointwise",
     "scatter_to_neighbors",
 ]

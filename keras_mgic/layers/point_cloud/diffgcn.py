@@ -16,71 +16,28 @@ from keras_mgic.layers.validation import point_channels, positive_int
 TERMS = ("mass", "gradient", "laplacian")
 
 
-def _edge_sums(features, neighbors, coordinates, powers):
+def _edge_sums(features, neighbors, coordinates, weight):
     """Sums over the edges of DiffGCN's auxiliary graph, shared by its two operators.
 
-    For each edge ``j -> i`` (``j`` a neighbour of ``i``): ``delta = x_i - x_j`` and, for
-    each of ``powers``, the per-coordinate edge weight ``w = (p_j - p_i) ** power``. Returns
-    ``(own, chosen, count)``: ``own[i] = sum_j w_ij delta_ij`` over the edges of which ``i``
-    is the centre, ``chosen[i]`` the same sum over the edges of which ``i`` is the
-    neighbour (``(batch, points, len(powers) * dims, channels)`` each, power-major), and
-    ``count`` the edges each point belongs to, ``(batch, points, 1, 1)``: its ``k`` own
-    ones plus the in-degree. One gather of the features and one scatter serve all powers.
+    For each edge ``j -> i`` (``j`` a neighbour of ``i``): ``delta = x_i - x_j`` and the
+    per-coordinate edge weight ``w = weight(p_j - p_i)``. Returns ``(own, chosen, count)``:
+    ``own[i] = sum_j w_ij delta_ij`` over the edges of which ``i`` is the centre, ``chosen[i]``
+    the same sum over the edges of which ``i`` is the neighbour (``(batch, points, dims,
+    channels)`` each), and ``count`` the edges each point belongs to, ``(batch, points, 1,
+    1)``: its ``k`` own ones plus the in-degree. No ``(points, k, dims * channels)`` tensor.
     """
     coordinates = keras.ops.cast(coordinates, features.dtype)
     neighbors = keras.ops.convert_to_tensor(neighbors)
     delta = keras.ops.expand_dims(features, 2) - gather_neighbors(features, neighbors)
-    offset = gather_neighbors(coordinates, neighbors) - keras.ops.expand_dims(coordinates, 2)
-    weights = [offset if power == 1 else keras.ops.square(offset) for power in powers]
-    w = weights[0] if len(weights) == 1 else keras.ops.concatenate(weights, axis=-1)
-    own = keras.ops.einsum("bnkw,bnkc->bnwc", w, delta)
-    shape = keras.ops.shape(features)
-    k, width, channels = neighbors.shape[-1], w.shape[-1], features.shape[-1]
-    edges = keras.ops.expand_dims(w, -1) * keras.ops.expand_dims(delta, 3)
-    edges = keras.ops.reshape(edges, (shape[0], shape[1], k, width * channels))
-    chosen = scatter_to_neighbors(edges, neighbors)
-    chosen = keras.ops.reshape(chosen, (shape[0], shape[1], width, channels))
+    w = weight(gather_neighbors(coordinates, neighbors) - keras.ops.expand_dims(coordinates, 2))
+    own = keras.ops.einsum("bnkd,bnkc->bndc", w, delta)
+    chosen = [
+        scatter_to_neighbors(delta * w[..., d : d + 1], neighbors)
+        for d in range(coordinates.shape[-1])
+    ]
     in_degree = scatter_to_neighbors(keras.ops.ones_like(w[..., :1]), neighbors)
-    count = keras.ops.expand_dims(in_degree + float(k), -1)
-    return own, chosen, count
-
-
-def graph_operators(features, neighbors, coordinates, operators=("gradient", "laplacian")):
-    """DiffGCN's graph gradient and per-axis Laplacian from one pass over the edges.
-
-    The same values as :func:`graph_gradient` and :func:`graph_laplacian`, which call
-    this; computing both at once gathers the neighbours' features and scatters along the
-    transposed graph once (what ``DiffGCNConv`` does when it reads both terms).
-
-    Args:
-        features: ``(batch, points, channels)``.
-        neighbors: ``(batch, points, k)`` integer neighbour indices.
-        coordinates: ``(batch, points, dims)``.
-        operators: a sequence of ``"gradient"`` and ``"laplacian"``.
-
-    Returns:
-        A list with one ``(batch, points, dims, channels)`` tensor per operator.
-
-    Example:
-
-    >>> x = keras.ops.convert_to_tensor([[[0.0], [2.0]]])
-    >>> p = keras.ops.convert_to_tensor([[[0.0, 0.0], [1.0, 0.0]]])
-    >>> gradient, laplacian = graph_operators(x, [[[1], [0]]], p)
-    >>> keras.ops.convert_to_numpy(laplacian)[0, :, :, 0].tolist()
-    [[0.25, 0.0], [-0.25, 0.0]]
-    """
-    coordinates = keras.ops.convert_to_tensor(coordinates)
-    powers = [1 if operator == "gradient" else 2 for operator in operators]
-    own, chosen, count = _edge_sums(features, neighbors, coordinates, powers)
-    dims = coordinates.shape[-1]
-    results = []
-    for index, operator in enumerate(operators):
-        part = slice(index * dims, (index + 1) * dims)
-        if operator == "gradient":
-            results.append((own[:, :, part] + chosen[:, :, part]) / (4.0 * count))
-        else:
-            results.append((chosen[:, :, part] - own[:, :, part]) / (8.0 * count))
-    return results
+    count = keras.ops.expand_dims(in_degree + float(neighbors.shape[-1]), -1)
+    return own, keras.ops.stack(chosen, axis=2), count
 
 
 def graph_gradient(features, neighbors, coordinates):
@@ -112,7 +69,8 @@ def graph_gradient(features, neighbors, coordinates):
     >>> keras.ops.convert_to_numpy(graph_gradient(x, [[[1], [0]]], p))[0, :, :, 0].tolist()
     [[-0.5, 0.0], [-0.5, 0.0]]
     """
-    return graph_operators(features, neighbors, coordinates, ("gradient",))[0]
+    own, chosen, count = _edge_sums(features, neighbors, coordinates, lambda offset: offset)
+    return (own + chosen) / (4.0 * count)
 
 
 def graph_laplacian(features, neighbors, coordinates):
@@ -140,7 +98,8 @@ def graph_laplacian(features, neighbors, coordinates):
     >>> keras.ops.convert_to_numpy(graph_laplacian(x, [[[1], [0]]], p))[0, :, :, 0].tolist()
     [[0.25, 0.0], [-0.25, 0.0]]
     """
-    return graph_operators(features, neighbors, coordinates, ("laplacian",))[0]
+    own, chosen, count = _edge_sums(features, neighbors, coordinates, keras.ops.square)
+    return (chosen - own) / (8.0 * count)
 
 
 def check_terms(terms):
@@ -266,9 +225,10 @@ class DiffGCNConv(GraphConv):
         parts = []
         if "mass" in self.terms:
             parts.append(keras.ops.expand_dims(inputs, 2))
-        operators = [term for term in self.terms if term != "mass"]
-        if operators:
-            parts.extend(graph_operators(inputs, neighbors, coordinates, operators))
+        if "gradient" in self.terms:
+            parts.append(graph_gradient(inputs, neighbors, coordinates))
+        if "laplacian" in self.terms:
+            parts.append(graph_laplacian(inputs, neighbors, coordinates))
         return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=2)
 
     def call(self, inputs, neighbors, coordinates, training=None):
