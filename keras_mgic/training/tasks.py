@@ -41,28 +41,33 @@ class Task:
         """Builder arguments the data fix beyond the input shape and the classes."""
         return dict(getattr(data, "model_arguments", None) or {})
 
+    def check_model(self, net, data):
+        """A ValueError unless the model's output has the rank the task's labels need."""
+        shape = _output_shape(net)
+        if shape is not None and len(shape) != self.output_rank:
+            raise ValueError(
+                f"The data set {data.name!r} has {self.labels}, so the model must output "
+                f"{self.expected_output}. Received: output_shape={shape}"
+            )
+
 
 class ImageClassification(Task):
     """One label per image: sparse cross-entropy and accuracy."""
 
     name = "image_classification"
     curve_metric = "accuracy"
+    output_rank = 2
+    labels = "one label per image"
+    expected_output = (
+        "one row of class scores per image (batch, classes); a per-pixel model needs a "
+        "segmentation data set (e.g. digit_mosaics)"
+    )
 
     def model_input_shape(self, data):
         return tuple(data.input_shape)
 
     def counting_shape(self, data):
         return None  # the model's own input shape
-
-    def check_model(self, net, data):
-        shape = _output_shape(net)
-        if shape is not None and len(shape) != 2:
-            raise ValueError(
-                f"The data set {data.name!r} has one label per image, so the model must "
-                "output one row of class scores per image (batch, classes); a per-pixel "
-                "model needs a segmentation data set (e.g. digit_mosaics). "
-                f"Received: output_shape={shape}"
-            )
 
     def compile_arguments(self, net, data):
         return {
@@ -88,6 +93,12 @@ class SemanticSegmentation(Task):
 
     name = "semantic_segmentation"
     curve_metric = "mean_iou"
+    output_rank = 4
+    labels = "a class per pixel"
+    expected_output = (
+        "per-pixel class scores (batch, height, width, classes), e.g. "
+        "mgic_lraspp_mobilenet_v3_small"
+    )
     #: Test images in ``predictions.png``.
     GRID_IMAGES = 6
 
@@ -99,16 +110,6 @@ class SemanticSegmentation(Task):
 
     def counting_shape(self, data):
         return tuple(data.input_shape)
-
-    def check_model(self, net, data):
-        shape = _output_shape(net)
-        if shape is not None and len(shape) != 4:
-            raise ValueError(
-                f"The data set {data.name!r} has a class per pixel, so the model must output "
-                "per-pixel class scores (batch, height, width, classes), e.g. "
-                "mgic_lraspp_mobilenet_v3_small. Received: output_shape="
-                f"{shape}"
-            )
 
     def compile_arguments(self, net, data):
         from keras_mgic.metrics import MeanIoU, PixelAccuracy
@@ -171,15 +172,8 @@ class PointCloudClassification(ImageClassification):
 
     name = "point_cloud_classification"
     takes_raw_pixels = False
-
-    def check_model(self, net, data):
-        shape = _output_shape(net)
-        if shape is not None and len(shape) != 2:
-            raise ValueError(
-                f"The data set {data.name!r} has one label per point cloud, so the model must "
-                "output one row of class scores per cloud (batch, classes), e.g. "
-                f"mgic_diffgcn. Received: output_shape={shape}"
-            )
+    labels = "one label per point cloud"
+    expected_output = "one row of class scores per cloud (batch, classes), e.g. mgic_diffgcn"
 
 
 #: ``Datasets.task`` -> the Task class that runs it.
