@@ -32,15 +32,17 @@ venv: $(TEST_STAMP)
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m keras_mgic.demo
 
-# The full suite on TensorFlow (it includes the cross-backend .keras test), then the
-# `backends` subset (layers, builders, fit, save/load) on JAX and on PyTorch.
+# The default suite: every test not marked `slow` on TensorFlow (it includes the cross-backend
+# .keras test), then the `backends` subset (layers, builders, fit, save/load) on JAX and on
+# PyTorch. Every stage runs even when an earlier one fails; one summary line per backend at
+# the end, and the exit status says whether all passed (tools/run_tests.py).
 test: $(TEST_STAMP)
-	$(BIN)/python -m pytest -n 2 -q -m "not slow"
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -n 2 -q -m "backends and not slow"
-	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -m "backends and not slow"
+	$(BIN)/python tools/run_tests.py fast
 
+# The long end-to-end checks: whole examples, multi-process runs, full-size builders,
+# kill-and-resume runs (CI runs them after `make test`).
 test-slow: $(TEST_STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python tools/run_tests.py slow
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -20,6 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from process_limits import SUBPROCESS_TIMEOUT
 
 import keras_mgic  # noqa: E402, F401  (registers the package's serializables)
 from keras_mgic.layers import GroupedConv2D  # noqa: E402
@@ -261,7 +262,7 @@ def _run_fresh_process(job_dir, models, import_test_blocks=False):
         text=True,
         env=env,
         cwd=REPO_DIR,
-        timeout=600,
+        timeout=SUBPROCESS_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     with open(os.path.join(job_dir, "configs.json")) as f:

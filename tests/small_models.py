@@ -13,6 +13,7 @@ their own loops, ``SEGMENTATION_NAMES`` with ``small_segmentation_kwargs``.
 import inspect
 
 import numpy as np
+import pytest
 
 from keras_mgic import models
 
@@ -33,6 +34,10 @@ SEGMENTATION_SIZE = 64
 #: The point-cloud classifiers (input ``(batch, points, channels)``) and their small size.
 POINT_CLOUD_NAMES = ["dgcnn", "diffgcn", "mgic_diffgcn"]
 POINTS, K = 64, 4
+#: CIFAR ResNets that repeat ResNet-20's code path with more blocks a stage (n = 9, 18): the
+#: per-model loops run them in ``make test-slow`` only (``loop_params``); their parameter
+#: counts against the paper are checked in tests/test_resnet.py without building them.
+DEEPER_REPEATS = ("mgic_resnet110", "mgic_resnet56", "resnet110", "resnet56")
 #: The image classifiers of LOOP_NAMES, for the loops about images (feature maps, resizing).
 IMAGE_LOOP_NAMES = [name for name in LOOP_NAMES if name not in POINT_CLOUD_NAMES]
 
@@ -47,6 +52,12 @@ MGIC_MODELS = {
         coarsest_size=8,
     ),
 }
+
+
+def loop_params(names, slow=()):
+    """``names`` as pytest parameters, those of ``DEEPER_REPEATS`` and ``slow`` marked slow."""
+    slow = set(slow) | set(DEEPER_REPEATS)
+    return [pytest.param(name, marks=pytest.mark.slow) if name in slow else name for name in names]
 
 
 def small_model_kwargs(name):

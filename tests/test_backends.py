@@ -40,6 +40,7 @@ from small_models import (
     MGIC_MODELS,
     SEGMENTATION_NAMES,
     SEGMENTATION_SIZE,
+    loop_params,
     small_inputs,
     small_model_kwargs,
     small_segmentation_kwargs,
@@ -475,13 +476,10 @@ def test_builder_fits_predicts_and_round_trips(name, tmp_path):
 
 
 def _build_cases():
-    """LOOP_NAMES; on JAX, MGIC-MobileNetV3-Large (about two minutes of compilation on two
-    cores) is left to ``make test-slow``: MGIC-MobileNetV3-Small covers its code there."""
-    slow_here = {"mgic_mobilenet_v3_large"} if BACKEND == "jax" else set()
-    return [
-        pytest.param(name, marks=pytest.mark.slow) if name in slow_here else name
-        for name in LOOP_NAMES
-    ]
+    """LOOP_NAMES (the deeper CIFAR ResNets in ``make test-slow``); on JAX, MGIC-MobileNetV3-Large
+    (about two minutes of compilation on two cores) is left to ``make test-slow`` too:
+    MGIC-MobileNetV3-Small covers its code there."""
+    return loop_params(LOOP_NAMES, slow={"mgic_mobilenet_v3_large"} if BACKEND == "jax" else ())
 
 
 @pytest.mark.parametrize("name", _build_cases())

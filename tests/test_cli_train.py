@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from process_limits import SUBPROCESS_TIMEOUT
 
 from keras_mgic import cli, training
 
@@ -149,7 +150,7 @@ def test_piped_output_has_one_line_per_epoch(tmp_path):
         text=True,
         env=env,
         cwd=REPO_DIR,
-        timeout=300,
+        timeout=SUBPROCESS_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout

@@ -13,6 +13,7 @@ import sys
 import pytest
 import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer
+from process_limits import SUBPROCESS_TIMEOUT
 
 from keras_mgic import compat
 
@@ -85,6 +86,6 @@ def test_multi_worker_fit_fails_without_patches(tmp_path):
                 cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
             )
         )
-    outputs = [worker.communicate(timeout=300)[0] for worker in workers]
+    outputs = [worker.communicate(timeout=SUBPROCESS_TIMEOUT)[0] for worker in workers]
     assert all(worker.returncode != 0 for worker in workers)
     assert any("PerReplica" in text for text in outputs)

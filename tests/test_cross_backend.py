@@ -1,14 +1,19 @@
 """A ``.keras`` file saved on one Keras backend loads on the others with the same outputs.
 
-For MGIC-ResNet-20 (16x16) and a narrow MGIC-MobileNetV3-Small (32x32), every installed
-backend of TensorFlow, JAX and PyTorch builds the model in a fresh process, gives every
-BatchNormalization random statistics (so that inference mode is not close to the identity),
-saves it as ``.keras`` and records its logits; then every backend loads every file in a fresh
-process and computes the logits again. All source/target pairs (a backend loading its own
-file included) must agree within 1e-4 of the logits' scale.
+Every installed backend of TensorFlow, JAX and PyTorch builds a model in a fresh process,
+gives every BatchNormalization random statistics (so that inference mode is not close to the
+identity), saves it as ``.keras`` and records its logits; then every backend loads every file
+in a fresh process and computes the logits again. All source/target pairs (a backend loading
+its own file included) must agree within 1e-4 of the logits' scale.
 
-Runs in the default suite (it starts its own subprocesses with ``KERAS_BACKEND`` set, so the
-backend of the pytest process does not matter).
+- Default suite: a small functional model of the package's layers (a ChannelTransition, an
+  MGICBlock of residual blocks and one of inverted residual blocks, the package's
+  BatchNormalization), the whole save/load matrix in about a minute.
+- ``slow`` (``make test-slow``): MGIC-ResNet-20 (16x16) and a narrow MGIC-MobileNetV3-Small
+  (32x32) built by ``keras_mgic.models`` (their JAX compilation takes minutes on two cores).
+
+The test starts its own subprocesses with ``KERAS_BACKEND`` set, so the backend of the pytest
+process does not matter.
 """
 
 import importlib.util
@@ -20,7 +25,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from small_models import MGIC_MODELS as MODELS
+from process_limits import SUBPROCESS_TIMEOUT
+from small_models import MGIC_MODELS
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKENDS = [
@@ -29,6 +35,8 @@ BACKENDS = [
     if importlib.util.find_spec(backend) is not None
 ]
 TOLERANCE = 1e-4  # max |difference| over max |logits|
+#: The default suite's case: the package's layers in a small model (the script builds it).
+LAYERS_MODEL = {"layers": dict(input_shape=(8, 8, 3), classes=5)}
 
 _SCRIPT = textwrap.dedent(
     """
@@ -41,12 +49,28 @@ _SCRIPT = textwrap.dedent(
     backend = keras.backend.backend()
     with open(os.path.join(job_dir, "job.json")) as f:
         job = json.load(f)
+    def layers_model(input_shape, classes):
+        layers = keras_mgic.layers
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv2D(16, 3, padding="same")(inputs)
+        x = keras_mgic.MGICBlock(group_size=4, coarsest_size=4)(x)
+        x = layers.ChannelTransition(32, strides=2)(x)
+        x = keras_mgic.MGICBlock(
+            4, 8, block="inverted_residual", block_kwargs={"expansion_ratio": 2}
+        )(x)
+        x = layers.BatchNormalization()(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(classes)(x))
+
     for name, kwargs in job["models"].items():
         x = np.load(os.path.join(job_dir, name + "_x.npy"))
         if phase == "save":
             keras.utils.set_random_seed(0)
             kwargs = dict(kwargs, input_shape=tuple(kwargs["input_shape"]))
-            model = keras_mgic.models.get_model(name, classifier_activation=None, **kwargs)
+            if name == "layers":
+                model = layers_model(**kwargs)
+            else:
+                model = keras_mgic.models.get_model(name, classifier_activation=None, **kwargs)
             rng = np.random.default_rng(1)
             for layer in model._flatten_layers():
                 if isinstance(layer, keras.layers.BatchNormalization):
@@ -83,7 +107,7 @@ def _run_phase(phase, job_dir):
     failures = []
     for backend, process in processes.items():
         try:
-            _, stderr = process.communicate(timeout=600)
+            _, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             _, stderr = process.communicate()
@@ -92,14 +116,14 @@ def _run_phase(phase, job_dir):
     assert not failures, "\n\n".join(failures)
 
 
-def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
+def _check_matrix(models, tmp_path):
     if len(BACKENDS) < 2:
         pytest.skip(f"needs two Keras backends installed; found {BACKENDS}")
     job_dir = str(tmp_path)
     with open(os.path.join(job_dir, "job.json"), "w") as f:
-        json.dump({"models": MODELS, "backends": BACKENDS}, f)
+        json.dump({"models": models, "backends": BACKENDS}, f)
     rng = np.random.default_rng(2)
-    for name, kwargs in MODELS.items():
+    for name, kwargs in models.items():
         x = rng.normal(size=(4, *kwargs["input_shape"])).astype("float32")
         np.save(os.path.join(job_dir, name + "_x.npy"), x)
 
@@ -107,7 +131,7 @@ def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
     _run_phase("load", job_dir)
 
     errors, report = {}, []
-    for name in MODELS:
+    for name in models:
         reference = {
             source: np.load(os.path.join(job_dir, f"{name}-{source}-logits.npy"))
             for source in BACKENDS
@@ -115,7 +139,7 @@ def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
         for source in BACKENDS:
             saved = reference[source]
             scale = np.abs(saved).max()
-            assert saved.shape == (4, MODELS[name]["classes"]) and scale > 0.1
+            assert saved.shape == (4, models[name]["classes"]) and scale > 0.1
             for target in BACKENDS:
                 loaded = np.load(os.path.join(job_dir, f"{name}-{source}-on-{target}.npy"))
                 error = float(np.abs(loaded - saved).max() / scale)
@@ -124,4 +148,13 @@ def test_keras_files_load_on_every_backend_with_the_same_outputs(tmp_path):
     print("\n".join(report))  # shown with `pytest -s`
     bad = [line for line, error in zip(report, errors.values(), strict=True) if error > TOLERANCE]
     assert not bad, "relative errors above 1e-4:\n" + "\n".join(bad)
-    assert len(errors) == len(MODELS) * len(BACKENDS) ** 2
+    assert len(errors) == len(models) * len(BACKENDS) ** 2
+
+
+def test_keras_files_of_the_layers_load_on_every_backend_with_the_same_outputs(tmp_path):
+    _check_matrix(LAYERS_MODEL, tmp_path)
+
+
+@pytest.mark.slow
+def test_keras_files_of_the_builders_load_on_every_backend_with_the_same_outputs(tmp_path):
+    _check_matrix(MGIC_MODELS, tmp_path)

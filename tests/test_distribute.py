@@ -13,9 +13,10 @@ import sys
 import textwrap
 
 import pytest
+from process_limits import SUBPROCESS_TIMEOUT
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMEOUT = 240
+TIMEOUT = SUBPROCESS_TIMEOUT
 
 _SCRIPT = textwrap.dedent(
     """

@@ -1,4 +1,7 @@
-"""Every example script runs end to end in its smoke mode (subprocess, timeout)."""
+"""Every example script runs end to end in its smoke mode (subprocess, timeout).
+
+The CIFAR-10 and segmentation examples (minutes each on two cores) run in ``make test-slow``.
+"""
 
 import ast
 import os
@@ -6,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from process_limits import SUBPROCESS_TIMEOUT
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TIMEOUT = 300
+TIMEOUT = SUBPROCESS_TIMEOUT
 
 
 def _run(args, tmp_path):
@@ -30,6 +34,7 @@ def _example(name):
     return os.path.join(REPO_DIR, "examples", name)
 
 
+@pytest.mark.slow
 def test_train_cifar10_smoke(tmp_path):
     out = _run([_example("train_cifar10.py"), "--smoke", "--output", "run"], tmp_path)
     assert "dtype policy: mixed_bfloat16" in out  # CPU here; mixed_float16 on a GPU
@@ -38,6 +43,7 @@ def test_train_cifar10_smoke(tmp_path):
         assert (tmp_path / "run" / path).exists(), path
 
 
+@pytest.mark.slow
 def test_segmentation_smoke(tmp_path):
     out = _run([_example("segmentation.py"), "--smoke", "--output", "run"], tmp_path)
     assert "MGICLRASPPMobileNetV3Small:" in out and "test mean IoU" in out

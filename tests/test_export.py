@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from process_limits import SUBPROCESS_TIMEOUT
 
 from keras_mgic import export
 from keras_mgic.commands import export as export_command
@@ -807,7 +808,7 @@ def test_console_script_reports_a_corrupt_model_in_one_line(tmp_path):
         [sys.executable, "-m", "keras_mgic.cli", "export", str(model_path), "--format", "tflite"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=SUBPROCESS_TIMEOUT,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert result.returncode == 2

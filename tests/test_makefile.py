@@ -6,6 +6,7 @@ Checked with ``make -n`` (print the commands, run nothing) in a fresh virtual en
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -42,9 +43,40 @@ def test_test_adds_the_other_backends_and_the_test_tools(tmp_path):
     commands = _dry_run("test", tmp_path)
     assert "torch==" in commands and "jax jaxlib" in commands
     assert '-e ".[tensorflow-cpu,tests]"' in commands
-    assert "KERAS_BACKEND=jax" in commands and "KERAS_BACKEND=torch" in commands
+    assert commands.rstrip().endswith("tools/run_tests.py fast")
+    assert _dry_run("test-slow", tmp_path).rstrip().endswith("tools/run_tests.py slow")
 
 
-def test_ci_runs_make_test():
+def test_every_backend_has_a_stage_in_both_suites():
+    sys.path.insert(0, os.path.join(REPO_DIR, "tools"))
+    try:
+        import run_tests
+    finally:
+        sys.path.pop(0)
+    for suite in ("fast", "slow"):
+        assert [stage[1] for stage in run_tests.STAGES[suite]] == ["tensorflow", "jax", "torch"]
+    fast_markers = [stage[2] for stage in run_tests.STAGES["fast"]]
+    assert all("not slow" in marker for marker in fast_markers)
+    assert fast_markers[1:] == ["backends and not slow"] * 2
+
+
+def test_the_stage_runner_reads_pytest_summary_lines():
+    sys.path.insert(0, os.path.join(REPO_DIR, "tools"))
+    try:
+        import run_tests
+    finally:
+        sys.path.pop(0)
+    lines = ["....\n", "==== 3 passed, 1 failed in 2.00s ====\n", "\n"]
+    assert run_tests.last_summary_line(lines) == "3 passed, 1 failed in 2.00s"
+    assert run_tests.last_summary_line(["3 passed, 2 skipped in 9.1s\n"]) == (
+        "3 passed, 2 skipped in 9.1s"
+    )
+    assert "did not finish" in run_tests.last_summary_line(["Killed\n"])
+
+
+def test_ci_runs_make_test_then_make_test_slow():
     with open(os.path.join(REPO_DIR, ".ci", "run")) as f:
-        assert "make test" in f.read()
+        script = f.read()
+    assert "make test ||" in script and "make test-slow ||" in script
+    assert script.index("make test ||") < script.index("make test-slow ||")
+    assert "set -e" not in script.replace("set -euo", "")  # the second runs after a failure

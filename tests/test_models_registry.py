@@ -13,6 +13,7 @@ from small_models import (
     POINTS,
     SEGMENTATION_NAMES,
     SIZE,
+    loop_params,
     small_inputs,
     small_model_kwargs,
 )
@@ -45,7 +46,7 @@ def test_registry_has_all_twenty_three_builders_in_pairs():
             assert name[len("mgic_") :] in models.MODELS
 
 
-@pytest.mark.parametrize("name", LOOP_NAMES)
+@pytest.mark.parametrize("name", loop_params(LOOP_NAMES))
 def test_builder_forward_and_gradients(name):
     model = _build(name)
     assert model.output_shape == (None, CLASSES)
@@ -85,7 +86,7 @@ def _feature_size(name):
     return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
 
 
-@pytest.mark.parametrize("name", LOOP_NAMES)
+@pytest.mark.parametrize("name", loop_params(LOOP_NAMES))
 def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
     if name in POINT_CLOUD_NAMES:  # per-point embeddings

@@ -11,6 +11,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+from process_limits import SUBPROCESS_TIMEOUT
 
 import keras_mgic
 from keras_mgic import training
@@ -221,7 +222,7 @@ def _mirrored(tmp_path, mode):
         text=True,
         env=env,
         cwd=REPO_DIR,
-        timeout=300,
+        timeout=SUBPROCESS_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     line = next(line for line in result.stdout.splitlines() if line.startswith("RESULT "))
