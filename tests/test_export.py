@@ -1,7 +1,8 @@
 """Export: SavedModel and TFLite (float32, float16, int8), checked for parity with Keras.
 
-Every builder family (an MGIC-ResNet-20 and an MGIC-MobileNetV3-Small at width 0.5, 32x32
-inputs, logits outputs) is built as ``keras-mgic train`` builds it, taking raw 0-255 pixels
+Every builder family (an MGIC-ResNet-8 from the CIFAR ResNets' builder and an
+MGIC-MobileNetV3-Small at width 0.5, 32x32 inputs, logits outputs) is built as ``keras-mgic
+train`` builds it, taking raw 0-255 pixels
 (``include_preprocessing=True``), trained for a few epochs on 960 raw images of the offline
 digits set, exported once per format (module-scoped fixtures), and compared with the Keras
 model on the 360 held-out raw test images:
@@ -51,11 +52,15 @@ MIXED_POLICY = {"mgic_resnet": "mixed_float16", "mgic_mobilenet_v3": "mixed_bflo
 
 def _build(family):
     """A small model of a builder family, with logits outputs."""
-    from keras_mgic.models import get_model
+    from keras_mgic.models import get_model, resnet
 
     if family == "mgic_resnet":
-        return get_model(
-            "mgic_resnet20",
+        # The CIFAR ResNets' builder with one block a stage (MGIC-ResNet-20 has three): the
+        # same layers and export graph, trained and converted in a third of the time.
+        return resnet.ResNet(
+            (16, 32, 64),
+            (1, 1, 1),
+            mgic=True,
             input_shape=INPUT_SHAPE,
             classes=NUM_CLASSES,
             classifier_activation=None,
