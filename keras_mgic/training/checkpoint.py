@@ -18,6 +18,7 @@ saved; a second signal acts at once.
 import math
 import signal
 import threading
+import warnings
 
 import keras
 import numpy as np
@@ -179,7 +180,11 @@ def restore(model, run, say=print):
                 model.optimizer.build(model.trainable_variables)  # its variables get loaded too
             if saved is None:
                 saved = [(v, np.array(v)) for v in _variables(model)]
-            model.load_weights(run.checkpoint_path(epoch, "keras"))
+            with warnings.catch_warnings():
+                # Keras only warns when it skips variables (another model's file, an
+                # optimizer with other variables): such a checkpoint would resume wrongly.
+                warnings.filterwarnings("error", message="Skipping", category=UserWarning)
+                model.load_weights(run.checkpoint_path(epoch, "keras"))
         except Exception as error:  # noqa: BLE001  (any failure: the checkpoint is unusable)
             if saved is not None:
                 for variable, value in saved:
