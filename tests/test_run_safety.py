@@ -11,9 +11,14 @@ half-written by hand). The slow ones (``make test-slow``) kill real ``keras-mgic
 import contextlib
 import io
 import json
+import math
 import os
+import random
 import shutil
 import signal
+import subprocess
+import sys
+import time
 
 import keras
 import numpy as np
@@ -349,3 +354,222 @@ def test_point_cloud_run_resumes_from_its_checkpoint(tmp_path, capsys):
     assert metrics["resumed_from_epoch"] == 1
     assert _log_epochs(os.path.join(output, "log.csv")) == [0, 1]
     keras.saving.load_model(os.path.join(output, "model.keras"))
+
+
+# ------------------------------------------- real kills of real processes (make test-slow)
+
+#: The new user's run, smaller (ResNet-20, which traces faster than MGIC-ResNet-20; the
+#: checkpoint code is the same): 2 steps an epoch on 16x16 digits, 6 epochs.
+KILL_EPOCHS = 6
+KILL_RUN = (
+    "--model resnet20 --dataset digits --image-size 16 --batch-size 32 "
+    f"--max-train-examples 64 --max-test-examples 32 --epochs {KILL_EPOCHS} --verbose 2"
+).split()
+#: Generous: a process takes about 10-30 s here (starting TensorFlow, tracing, 6 epochs).
+PROCESS_TIMEOUT = 600
+_WRITTEN = (".tmp_", "epoch_", "log.csv", "model.keras", "metrics.json", ".png")
+
+
+def _kill_counts():
+    value = os.environ.get("KERAS_MGIC_KILLS", "12,4")
+    try:
+        kills, interrupts = (int(v) for v in value.split(","))
+    except ValueError:
+        raise ValueError(
+            f"KERAS_MGIC_KILLS must be 'SIGKILLS,SIGINTS'. Received: {value!r}"
+        ) from None
+    return kills, interrupts
+
+
+def _files(output):
+    """``{relative path: (size, mtime)}`` of the run's files (``DIR`` and ``in_progress``)."""
+    found = {}
+    for folder in (output, os.path.join(output, run_dir.IN_PROGRESS)):
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_file():
+                    stat = entry.stat()
+                    found[os.path.relpath(entry.path, output)] = (stat.st_size, stat.st_mtime_ns)
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def _temporaries(output):
+    return [name for name in _files(output) if os.path.basename(name).startswith(".tmp_")]
+
+
+def _wait_for_a_write(process, output, deadline, changes=1):
+    """Polls until the run's files have appeared or changed ``changes`` times (a temporary
+    file appearing, growing, renamed, the next file...); False if the process ended."""
+    before = _files(output)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        now = _files(output)
+        changed = [n for n, v in now.items() if before.get(n) != v]
+        if any(any(key in name for key in _WRITTEN) for name in changed):
+            changes -= 1
+            if not changes:
+                return True
+        before = now
+        time.sleep(0.002)
+    raise AssertionError("no write within the timeout")
+
+
+def _resumed_epochs(stdout):
+    """The epochs a process said it resumed after (0: a fresh start)."""
+    for line in stdout.splitlines():
+        if line.startswith("Resuming from epoch "):
+            return int(line.split()[3]) - 1
+        if line.startswith("All ") and "epochs were done" in line:
+            return int(line.split()[1])
+    return 0
+
+
+def _reported_epochs(stdout, start):
+    """Epochs the process reported complete: ``start`` plus its epoch-end lines."""
+    return start + sum(1 for line in stdout.splitlines() if " - val_loss: " in line)
+
+
+def _check_complete(output):
+    with open(os.path.join(output, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["epochs_completed"] == KILL_EPOCHS
+    assert _log_epochs(os.path.join(output, "log.csv")) == list(range(KILL_EPOCHS))
+    keras.saving.load_model(os.path.join(output, "model.keras"))
+    names = [name for name in os.listdir(output) if not name.startswith(".tmp_")]
+    assert sorted(names) == sorted(metrics["files"]), os.listdir(output)
+
+
+def _train_process(output, log_folder, index):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_DIR, env.get("PYTHONPATH")]))
+    stdout = open(os.path.join(log_folder, f"{index}.out"), "w")
+    stderr = open(os.path.join(log_folder, f"{index}.err"), "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_mgic.cli", "train", *KILL_RUN, "--output", output],
+        stdout=stdout,
+        stderr=stderr,
+        env=env,
+        cwd=REPO_DIR,
+    )
+    return process, stdout, stderr
+
+
+def _read(file):
+    file.close()
+    with open(file.name) as f:
+        return f.read()
+
+
+@pytest.mark.slow
+def test_kills_during_the_writes_never_lose_a_completed_epoch(tmp_path):
+    """SIGKILL and SIGINT 1 ms to 400 ms after the 1st to 5th change of a run's files
+    (end-of-epoch checkpoints, the final files), the same command run again after each: every rerun
+    resumes at least after every epoch reported complete, nothing is set aside, SIGINT exits
+    130 (or 0 once the run is done) with one line, and each folder ends complete."""
+    kills, interrupts = _kill_counts()
+    rng = random.Random(0)
+    signals = [signal.SIGKILL] * kills + [signal.SIGINT] * interrupts
+    rng.shuffle(signals)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    stats = {"kills": 0, "interrupts": 0, "mid_write": 0, "resumed": 0, "complete_runs": 0}
+    folder, reported, index = 0, 0, 0
+    output = str(tmp_path / f"run{folder}")
+
+    def finish_folder():
+        nonlocal folder, reported, output
+        _check_complete(output)
+        stats["complete_runs"] += 1
+        folder, reported = folder + 1, 0
+        output = str(tmp_path / f"run{folder}")
+
+    while signals or os.path.exists(output):
+        index += 1
+        process, out, err = _train_process(output, logs, index)
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        sent = None
+        if signals and _wait_for_a_write(process, output, deadline, rng.randint(1, 5)):
+            time.sleep(math.exp(rng.uniform(math.log(0.001), math.log(0.4))))
+            sent = signals.pop()
+            temporaries = _temporaries(output)
+            process.send_signal(sent)
+        code = process.wait(timeout=PROCESS_TIMEOUT)
+        stdout, stderr = _read(out), _read(err)
+        start = _resumed_epochs(stdout)
+        assert start >= reported, (index, start, reported, stdout)
+        assert "Set aside" not in stdout and "Traceback" not in stderr, (index, stderr)
+        stats["resumed"] += start > 0
+        reported = max(reported, _reported_epochs(stdout, start))
+        expected = {None: (0,), signal.SIGKILL: (0, -signal.SIGKILL), signal.SIGINT: (0, 130)}
+        assert code in expected[sent], (index, code, stderr[-3000:])
+        if code == -signal.SIGKILL:
+            stats["kills"] += 1
+            stats["mid_write"] += bool(_temporaries(output))
+        elif code == 130:
+            stats["interrupts"] += 1
+            stats["mid_write"] += bool(temporaries)
+            ours = [line for line in stderr.splitlines() if line.startswith("keras-mgic")]
+            assert len(ours) == 1 and "Interrupted (SIGINT)" in ours[0], stderr  # (and absl's)
+        done = os.path.exists(os.path.join(output, "metrics.json"))
+        if done and not os.path.exists(os.path.join(output, run_dir.IN_PROGRESS)):
+            finish_folder()  # (a kill after the last write may leave a temporary to clean)
+    print(f"\nkill test: {stats} in {index} processes")
+    assert stats["complete_runs"] >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("export_format", ["tflite", "saved_model"])
+def test_a_killed_export_leaves_the_old_output_or_the_new_one_complete(
+    finished, tmp_path, export_format
+):
+    import tensorflow as tf
+
+    from keras_mgic import export
+
+    model = os.path.join(finished, "model.keras")
+    output = str(tmp_path / ("m.tflite" if export_format == "tflite" else "m_saved_model"))
+    argv = ["export", model, "--format", export_format, "--output", output]
+    argv += ["--parity-samples", "2", "--overwrite"]
+    assert _cli(*argv)[0] == 0
+    old = _snapshot(output) if export_format == "saved_model" else open(output, "rb").read()
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_DIR, env.get("PYTHONPATH")]))
+    rng = random.Random(1)
+    outcomes = {"old": 0, "new": 0}
+    for _ in range(4):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "keras_mgic.cli", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        prefix = f".{os.path.basename(output)}.tmp"
+        deadline = time.monotonic() + PROCESS_TIMEOUT
+        while process.poll() is None and time.monotonic() < deadline:
+            if any(name.startswith(prefix) for name in os.listdir(tmp_path)):
+                break
+            time.sleep(0.002)
+        time.sleep(math.exp(rng.uniform(math.log(0.001), math.log(3.0))))
+        process.kill()
+        process.wait(timeout=PROCESS_TIMEOUT)
+        if export_format == "tflite":
+            now = open(output, "rb").read()
+            if now == old:
+                outcomes["old"] += 1
+            else:
+                export.run_tflite(output, np.zeros((1, 16, 16, 3), "float32"))
+                outcomes["new"] += 1
+        elif _snapshot(output) == old:
+            outcomes["old"] += 1
+        else:
+            tf.saved_model.load(output)
+            outcomes["new"] += 1
+        old = _snapshot(output) if export_format == "saved_model" else open(output, "rb").read()
+    print(f"\nkilled {export_format} exports: {outcomes}")

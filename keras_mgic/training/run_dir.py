@@ -324,9 +324,14 @@ class RunDir:
                 pass  # not empty: an epoch's state to resume from
 
     def finish(self):
-        """Removes the run's state after success (its files are published)."""
-        shutil.rmtree(self.in_progress, ignore_errors=True)
-        _sync_folder(self.root)
+        """Removes the run's state after success (its files are published): renamed to a
+        temporary name first, so a kill during the removal leaves either the whole state
+        (the next run publishes again) or a temporary folder the next run removes."""
+        if os.path.isdir(self.in_progress):
+            doomed = os.path.join(self.root, f".tmp_{os.getpid()}_{IN_PROGRESS}")
+            os.rename(self.in_progress, doomed)
+            _sync_folder(self.root)
+            shutil.rmtree(doomed, ignore_errors=True)
 
     def stale_files(self, written):
         """The files in ``DIR`` that describe an earlier run's model and that this run did
