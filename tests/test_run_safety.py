@@ -524,28 +524,43 @@ def test_kills_during_the_writes_never_lose_a_completed_epoch(tmp_path):
     assert stats["complete_runs"] >= 1
 
 
+def _contents(path):
+    return _snapshot(path) if os.path.isdir(path) else open(path, "rb").read()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("export_format", ["tflite", "saved_model"])
 def test_a_killed_export_leaves_the_old_output_or_the_new_one_complete(
     finished, tmp_path, export_format
 ):
+    """Two models exported in turn onto one output, each export killed 1 ms to 3 s after its
+    temporary appears: the output is then exactly the previous export or the new one."""
     import tensorflow as tf
 
     from keras_mgic import export
 
-    model = os.path.join(finished, "model.keras")
-    output = str(tmp_path / ("m.tflite" if export_format == "tflite" else "m_saved_model"))
-    argv = ["export", model, "--format", export_format, "--output", output]
-    argv += ["--parity-samples", "2", "--overwrite"]
-    assert _cli(*argv)[0] == 0
-    old = _snapshot(output) if export_format == "saved_model" else open(output, "rb").read()
+    models = [os.path.join(finished, "model.keras"), str(tmp_path / "other.keras")]
+    tiny_mgic((16, 16, 3), 10).save(models[1])  # other weights: another export
+    suffix = ".tflite" if export_format == "tflite" else "_saved_model"
+    options = ["--format", export_format, "--parity-samples", "2", "--overwrite"]
+    references = []
+    for index, model in enumerate(models):
+        reference = str(tmp_path / "references" / f"{index}{suffix}")
+        os.makedirs(os.path.dirname(reference), exist_ok=True)
+        assert _cli("export", model, *options, "--output", reference)[0] == 0
+        references.append(_contents(reference))
+    output = str(tmp_path / f"m{suffix}")
+    assert _cli("export", models[0], *options, "--output", output)[0] == 0
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_DIR, env.get("PYTHONPATH")]))
     rng = random.Random(1)
     outcomes = {"old": 0, "new": 0}
-    for _ in range(4):
+    current = 0
+    for attempt in range(4):
+        new = (current + 1) % 2
         process = subprocess.Popen(
-            [sys.executable, "-m", "keras_mgic.cli", *argv],
+            [sys.executable, "-m", "keras_mgic.cli", "export", models[new], *options]
+            + ["--output", output],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             env=env,
@@ -559,17 +574,15 @@ def test_a_killed_export_leaves_the_old_output_or_the_new_one_complete(
         time.sleep(math.exp(rng.uniform(math.log(0.001), math.log(3.0))))
         process.kill()
         process.wait(timeout=PROCESS_TIMEOUT)
-        if export_format == "tflite":
-            now = open(output, "rb").read()
-            if now == old:
-                outcomes["old"] += 1
-            else:
-                export.run_tflite(output, np.zeros((1, 16, 16, 3), "float32"))
-                outcomes["new"] += 1
-        elif _snapshot(output) == old:
+        now = _contents(output)
+        if now == references[current]:
             outcomes["old"] += 1
+            continue
+        if export_format == "tflite":
+            assert now == references[new], attempt
+            export.run_tflite(output, np.zeros((1, 16, 16, 3), "float32"))
         else:
-            tf.saved_model.load(output)
-            outcomes["new"] += 1
-        old = _snapshot(output) if export_format == "saved_model" else open(output, "rb").read()
+            tf.saved_model.load(output)  # complete (its bytes may differ from a re-export)
+        outcomes["new"] += 1
+        current = new
     print(f"\nkilled {export_format} exports: {outcomes}")
