@@ -6,9 +6,9 @@ Both patches are for ``model.fit`` under ``tf.distribute.MultiWorkerMirroredStra
 several workers on the TensorFlow backend (keras-team/keras#20585, tensorflow/tensorflow#72388).
 No public API does the job: ``keras.distribution`` distributes the JAX backend only, and
 ``tf.distribute``'s documented multi-worker route without these code paths is a custom
-training loop, which would give up ``model.fit``'s callbacks (``BackupAndRestore``,
-``ModelCheckpoint``, ``CSVLogger``). Single-worker strategies (``MirroredStrategy``) need no
-patch and get none.
+training loop, which would give up ``model.fit``'s callbacks (the run's per-epoch
+checkpoint, ``keras_mgic.training.checkpoint.RunCheckpoint``, and the progress lines).
+Single-worker strategies (``MirroredStrategy``) need no patch and get none.
 
 1. **Scalar logs** (``keras/src/backend/tensorflow/trainer.py``, ``reduce_per_replica``): each
    step's logs are averaged across workers with ``strategy.reduce("MEAN", v, axis=0)``, which

@@ -143,7 +143,7 @@ def test_resume_continues_at_the_next_epoch_and_says_so(tmp_path, capsys):
     in_progress = os.path.join(run_dir, "in_progress")
     with pytest.raises(RuntimeError, match="simulated kill"):
         training.train(tiny_mgic, epochs=3, output=run_dir, callbacks=[KillAfterEpoch(0)], **TINY)
-    with open(os.path.join(in_progress, "backup", "training_metadata.json")) as f:
+    with open(os.path.join(in_progress, "epoch_0001.json")) as f:
         assert json.load(f)["epoch"] == 1
     assert _csv_epochs(os.path.join(in_progress, "log.csv")) == [0]
     assert os.listdir(run_dir) == ["in_progress"]  # no final file of an unfinished run
@@ -157,8 +157,11 @@ def test_resume_continues_at_the_next_epoch_and_says_so(tmp_path, capsys):
     assert int(model.optimizer.iterations.numpy()) == 3 * metrics["steps_per_epoch"]
     assert not os.path.exists(in_progress)
 
-    # A finished run leaves no backup: a new run into the folder starts over.
-    again = training.train(tiny_mgic, epochs=1, output=run_dir, **TINY)
+    # A finished run leaves no checkpoint: a new run into the folder is refused, or starts
+    # over with overwrite=True.
+    with pytest.raises(training.OutputError, match="holds a finished run"):
+        training.train(tiny_mgic, epochs=1, output=run_dir, **TINY)
+    again = training.train(tiny_mgic, epochs=1, output=run_dir, overwrite=True, **TINY)
     assert again["resumed_from_epoch"] == 0 and again["epochs_completed"] == 1
     assert _csv_epochs(os.path.join(run_dir, "log.csv")) == [0]
 
@@ -259,6 +262,8 @@ def test_optimizer_is_sgd_momentum_decoupled_weight_decay():
         ({"warmup_epochs": 3}, "Received: warmup_epochs=3, epochs=3"),
         ({"verbose": 3}, "Received: verbose=3"),
         ({"max_test_examples": 0}, "Received: max_test_examples=0"),
+        ({"overwrite": "yes"}, "Received: overwrite='yes'"),
+        ({"deterministic": 1}, "Received: deterministic=1"),
     ],
 )
 def test_clear_value_errors_before_anything_is_written(kwargs, match, tmp_path):

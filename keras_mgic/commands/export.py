@@ -12,9 +12,10 @@ Examples::
         --representative-data digit_points
 
 Every argument, the model file and the output path are checked before any conversion work;
-an error is one line on stderr and exit status 2. The output is written to a temporary file
-or folder next to it and renamed into place, so a failed export leaves every existing file
-as it was. A model file that is not a ``.keras`` archive is reported as such. int8 is
+an error is one line on stderr and exit status 2. An existing output is refused unless
+``--overwrite``. The output is written to a temporary file or folder next to it, synced and
+renamed into place, so a failed or killed export leaves the old output as it was or the new
+one complete. A model file that is not a ``.keras`` archive is reported as such. int8 is
 refused for the point-cloud models: the TFLite runtime aborts on a quantized k-NN graph
 (``keras_mgic.export.int8_support``); ``digit_points`` then only holds out parity inputs.
 
@@ -84,6 +85,9 @@ def add_arguments(parser):
         "--output",
         default=None,
         help="output path (default: next to MODEL, e.g. model_int8.tflite, model_saved_model)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output (default: refuse)"
     )
     parser.add_argument(
         "--integer-io",
@@ -315,7 +319,8 @@ def _check_arguments(args):
     _check_options(args)
     check_model_file(args.model)
     output = args.output or default_output(args.model, args.format, args.quantization)
-    return paths.check_output_path(output, "folder" if args.format == "saved_model" else "file")
+    kind = "folder" if args.format == "saved_model" else "file"
+    return paths.check_output_path(output, kind, overwrite=args.overwrite)
 
 
 def _load_model(path):

@@ -12,9 +12,23 @@ Examples::
         --distribute multi-worker --output /shared/runs/cifar10
 
 Every argument and the output folder are checked before anything is written or trained: a bad
-value, an output that is a file or unwritable, or a TFDS data set missing offline is one line
-on stderr and exit status 2, and an earlier run in the folder stays as it was. Running the
-same command again after an interruption resumes at the next epoch ("Resuming from epoch N").
+value, an output that is a file or unwritable, a folder that holds a finished run (unless
+``--overwrite``), or a TFDS data set missing offline is one line on stderr and exit status 2,
+and an earlier run in the folder stays as it was.
+
+After every epoch the run saves a checkpoint (the model, its optimizer state, the log rows)
+in ``OUTPUT/in_progress/``, each file written to a temporary name, synced and renamed, the
+previous one kept until the new one is complete. Running the same command again after a kill
+(SIGKILL, a power cut) or Ctrl-C resumes after the last completed epoch ("Resuming from epoch
+N"); a checkpoint that does not load is moved to ``OUTPUT/set_aside/`` with a one-line
+message and the one before it is used (or the run starts again, saying so). ``log.csv`` then
+has one row per epoch. Ctrl-C (or SIGTERM) stops at the next batch with a one-line message
+and exit status 130 (143). A loss that becomes NaN stops the run with a one-line message and
+exit status 1: nothing is published, an earlier model stays. ``--overwrite`` replaces a
+finished run, and when the new run succeeds removes the files that describe the old model
+(its ``.tflite`` files and SavedModel folders). On TensorFlow the same command and seed give
+the same weights and metrics on the same machine (``--nondeterministic`` turns TensorFlow's
+deterministic kernels off).
 The written model takes raw 0-255 RGB images (point clouds as the data set holds them). A
 segmentation model (``*_lraspp_*``) on a segmentation data set reports mean IoU and pixel
 accuracy instead of accuracy; a point-cloud classifier (``dgcnn``, ``diffgcn``,
@@ -87,6 +101,16 @@ def add_arguments(parser):
     )
     parser.add_argument("--jit-compile", action="store_true", help="compile with XLA")
     parser.add_argument("--output", default="runs/train", help="run folder (resumable)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished run in --output (and remove its .tflite/SavedModel exports)",
+    )
+    parser.add_argument(
+        "--nondeterministic",
+        action="store_true",
+        help="TensorFlow: no deterministic kernels (a little faster; runs then differ)",
+    )
     _add_data_arguments(parser)
     parser.add_argument(
         "--distribute",
@@ -148,18 +172,23 @@ def train_kwargs(args):
     kwargs = {name: getattr(args, name) for name in _OPTIONAL if getattr(args, name) is not None}
     names = (
         "schedule mixed_precision jit_compile output data_dir download distribute "
-        "image_size num_points max_train_examples max_test_examples seed"
+        "image_size num_points max_train_examples max_test_examples seed overwrite"
     )
     kwargs.update({name: getattr(args, name) for name in names.split()})
     kwargs["model_kwargs"] = _model_kwargs(args)
     kwargs["augment"] = not args.no_augment
+    kwargs["deterministic"] = not args.nondeterministic
     kwargs["verbose"] = "auto" if args.verbose is None else args.verbose
     return kwargs
 
 
-def _error(message):
+def _error(message, status=2):
     print(f"keras-mgic train: error: {message}", file=sys.stderr)
-    return 2
+    return status
+
+
+def _first_line(error):
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
 def run(args):
@@ -169,7 +198,15 @@ def run(args):
         training.check_output(args.output)
         metrics = training.train(args.model, args.dataset, **train_kwargs(args))
     except (ValueError, FileNotFoundError) as error:  # bad arguments or output, missing data
-        return _error(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        return _error(_first_line(error))
+    except training.LossNaNError as error:
+        return _error(_first_line(error), status=1)
+    except training.TrainingInterrupted as error:
+        print(f"keras-mgic train: {_first_line(error)}", file=sys.stderr)
+        return error.exit_status
+    except KeyboardInterrupt:  # before or after model.fit: nothing half-written either
+        print("keras-mgic train: interrupted; nothing half-written was left", file=sys.stderr)
+        return 130
     print(json.dumps({key: metrics[key] for key in HEADLINE if key in metrics}))
     files = metrics.get("files", [])
     print(f"Wrote {', '.join(files)} to {os.path.abspath(args.output)}")

@@ -10,12 +10,15 @@
     DIR/learning_curves.png      loss and accuracy (segmentation: mean IoU) per epoch (when
                                  matplotlib is installed)
     DIR/predictions.png          segmentation: test images, their masks and the predictions
-    DIR/in_progress/             while the run lasts: BackupAndRestore state, its log.csv,
-                                 the model after the latest epoch (last.keras)
+    DIR/in_progress/             while the run lasts: a checkpoint after each epoch
+                                 (epoch_NNNN.keras: the model and its optimizer state, then
+                                 epoch_NNNN.json: its checksum and the log rows) and log.csv
+    DIR/set_aside/               checkpoints that did not load on a resume (never deleted)
 
-A run's final files appear only when it succeeds (each written to a temporary name, then
-renamed), so a failed or interrupted command never leaves an earlier run half replaced; the
-same command again resumes an interrupted run at its next epoch.
+Every file is written to a temporary name in its folder, synced and renamed (mode 0o666 less
+the umask), so no kill leaves half a file. A run's final files appear only when it succeeds,
+and replace a finished run's only with ``overwrite=True``; the same command again resumes an
+interrupted run after its last completed epoch (``keras_mgic.training.checkpoint``).
 
 The data set's task decides the loss, the metrics and the figures
 (``keras_mgic.training.tasks``): image classification (cross-entropy, accuracy) or semantic
@@ -50,6 +53,7 @@ Example:
 
 from keras_mgic.training.arguments import DISTRIBUTE, SCHEDULES
 from keras_mgic.training.callbacks import EpochLogger
+from keras_mgic.training.checkpoint import LossNaNError, RunCheckpoint, TrainingInterrupted
 from keras_mgic.training.distribute import make_strategy, mixed_precision_policy
 from keras_mgic.training.fit import (
     DATASET_DEFAULTS,
@@ -75,10 +79,13 @@ __all__ = [
     "DEFAULT_WARMUP_EPOCHS",
     "DISTRIBUTE",
     "EpochLogger",
+    "LossNaNError",
     "OutputError",
+    "RunCheckpoint",
     "SCHEDULES",
     "STEP_FACTOR",
     "STEP_FRACTION",
+    "TrainingInterrupted",
     "check_output",
     "learning_rate_schedule",
     "make_optimizer",

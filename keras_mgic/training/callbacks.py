@@ -10,19 +10,18 @@ from keras_mgic.training.optimizer import current_learning_rate
 class EpochLogger(keras.callbacks.Callback):
     """Adds ``train_seconds`` (the epoch's training part, without its test evaluation) and
     ``learning_rate`` (at the epoch's start) to every epoch's logs, and records the epoch the
-    run started at and the epochs completed. Put it before the ``CSVLogger`` and after
-    ``BackupAndRestore`` (which sets the epoch a resumed run starts at)."""
+    run started at (``initial_epoch``, what ``fit`` gets) and the epochs completed. Put it
+    before the callbacks that write the logs (``RunCheckpoint``)."""
 
-    def __init__(self):
+    def __init__(self, initial_epoch=0):
         super().__init__()
-        self.initial_epoch = 0
-        self.epochs_completed = 0
+        self.initial_epoch = int(initial_epoch)
+        self.epochs_completed = self.initial_epoch
         self._start = None
         self._train_seconds = None
         self._learning_rate = None
 
     def on_train_begin(self, logs=None):
-        self.initial_epoch = int(getattr(self.model, "_initial_epoch", 0) or 0)
         self.epochs_completed = self.initial_epoch
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -11,9 +11,10 @@ from keras_mgic import compat
 from keras_mgic.training import arguments, report, run_dir, tasks
 from keras_mgic.training import distribute as strategies
 from keras_mgic.training.callbacks import EpochLogger
+from keras_mgic.training.checkpoint import InterruptGuard, LossNaNError, RunCheckpoint, restore
 from keras_mgic.training.model import build_model, model_name, resolve_builder
 from keras_mgic.training.optimizer import make_optimizer
-from keras_mgic.training.plots import plot_learning_curves, plotting_available, read_log
+from keras_mgic.training.plots import plot_learning_curves, plotting_available
 from keras_mgic.training.schedule import learning_rate_schedule
 
 #: Default learning rate for ``batch_size`` 128 (per replica): the paper's CIFAR recipe.
@@ -63,6 +64,8 @@ def train(
     max_train_examples=None,
     max_test_examples=None,
     seed=0,
+    deterministic=True,
+    overwrite=False,
     verbose="auto",
     callbacks=None,
 ):
@@ -89,7 +92,8 @@ def train(
         momentum: SGD momentum.
         mixed_precision: ``mixed_float16`` (GPU, loss scaling) or ``mixed_bfloat16`` (CPU).
         jit_compile: ``model.compile(jit_compile=...)`` (XLA).
-        output: the run's folder; running again after an interruption resumes.
+        output: the run's folder; running again after an interruption (a kill, Ctrl-C)
+            resumes at the epoch after the last completed one.
         data_dir: TFDS data folder.
         download: allow TFDS to download the data set.
         distribute: ``"none"``, ``"mirrored"`` or ``"multi-worker"``.
@@ -100,7 +104,16 @@ def train(
         augment: augment the training data.
         max_train_examples: train on the first ``n`` examples only (tests, smoke runs).
         max_test_examples: evaluate on the first ``n`` test examples only.
-        seed: seed of the weights, the shuffle and the augmentation.
+        seed: seed of the weights, the shuffle and the augmentation: on TensorFlow with
+            ``deterministic``, the same seed, data and machine give the same weights and
+            metrics (README, "Training").
+        deterministic: on the TensorFlow backend, run with
+            ``tf.config.experimental.enable_op_determinism()`` (restored afterwards); it
+            also runs the augmentation serially (no cost measurable on a 2-core CPU).
+        overwrite: replace a finished run in ``output`` (its ``model.keras`` and
+            ``metrics.json``) and remove the files that describe its model (``.tflite`` files,
+            SavedModel folders, figures this run does not write); without it such a folder
+            is refused. The old files are replaced only when the new run succeeds.
         verbose: ``model.fit`` verbosity; ``"auto"``: a progress bar on a terminal, one line
             per epoch otherwise (e.g. piped to a file).
         callbacks: extra ``keras.callbacks.Callback`` objects, run after the built-in ones.
@@ -109,7 +122,12 @@ def train(
         The dict written to ``output/metrics.json``.
 
     Raises:
-        ValueError: a bad argument or an unusable ``output`` (before any work is done).
+        ValueError: a bad argument or an unusable ``output`` (a file, read-only, a finished
+            run without ``overwrite``), before any work is done.
+        LossNaNError: the loss or the weights became NaN or infinite; nothing was published
+            (an earlier run's files stay) and the last finite epoch's checkpoint is kept.
+        TrainingInterrupted: SIGINT or SIGTERM (a ``KeyboardInterrupt``); every completed
+            epoch's checkpoint is kept, so running again resumes.
 
     Example:
 
@@ -122,9 +140,10 @@ def train(
     _check(settings)
     builder = resolve_builder(model)
     output = run_dir.check_output(output)
+    run_dir.check_not_finished(output, overwrite)
     # The strategy first: MultiWorkerMirroredStrategy must start before TF's devices do.
     strategy = strategies.make_strategy(distribute)
-    with _dtype_policy(mixed_precision) as policy:
+    with _dtype_policy(mixed_precision) as policy, _determinism(deterministic):
         keras.utils.set_random_seed(seed)
         data = _load_data(settings, strategy.num_replicas_in_sync)
         task = tasks.task_for(data)
@@ -139,11 +158,14 @@ def train(
             _compile(
                 net, settings, strategy.num_replicas_in_sync, task.compile_arguments(net, data)
             )
-        logger, fit_seconds = _fit(net, data, run, strategy, settings)
-        evaluation = net.evaluate(data.test, verbose=0, return_dict=True)
-        metrics = _metrics(settings, net, data, run, evaluation, logger, strategy, policy, task)
-        metrics["fit_seconds"] = fit_seconds
-        _publish(net, run, metrics, is_chief, task, data)
+        with InterruptGuard() as guard:
+            logger, saver, fit_seconds = _fit(net, data, run, strategy, settings, guard)
+            evaluation = net.evaluate(data.test, verbose=0, return_dict=True)
+            metrics = _metrics(
+                settings, net, data, saver.rows, evaluation, logger, strategy, policy, task
+            )
+            metrics["fit_seconds"] = fit_seconds
+            _publish(net, run, metrics, is_chief, task, data, saver)
     return metrics
 
 
@@ -163,6 +185,9 @@ def _check(settings):
     ).split()
     arguments.train_arguments(**{name: settings[name] for name in names})
     arguments.choice("verbose", settings["verbose"], ("auto", 0, 1, 2))
+    for name in ("deterministic", "overwrite"):
+        if not isinstance(settings[name], bool):
+            raise ValueError(f"`{name}` must be True or False. Received: {name}={settings[name]!r}")
 
 
 @contextlib.contextmanager
@@ -175,6 +200,33 @@ def _dtype_policy(mixed_precision):
         yield policy
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def _determinism(deterministic):
+    """TensorFlow's deterministic kernels for the run, the previous setting after it.
+
+    TensorFlow has no public call that reads or clears the setting: its own
+    ``tensorflow.python.framework.config`` functions do it where present; elsewhere the
+    setting stays on after the run."""
+    if not deterministic or keras.backend.backend() != "tensorflow":
+        yield
+        return
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.framework import config as tf_config
+
+        previous = tf_config.is_op_determinism_enabled()
+        disable = tf_config.disable_op_determinism
+    except (ImportError, AttributeError):
+        previous, disable = True, None
+    tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if not previous and disable is not None:
+            disable()
 
 
 def _load_data(settings, replicas):
@@ -217,21 +269,30 @@ def _verbosity(verbose):
     return verbose
 
 
-def _fit(net, data, run, strategy, settings):
-    """``model.fit`` with the run's callbacks; on failure nothing but resumable state stays."""
-    logger = EpochLogger()
+def _fit(net, data, run, strategy, settings, guard):
+    """``model.fit`` from the newest usable checkpoint, saving one after every epoch; on
+    failure nothing but resumable state stays. Returns ``(logger, checkpoint callback,
+    seconds)``; raises ``LossNaNError`` if training diverged."""
     run.prepare()
-    done, epochs, verbose = run.resume_epoch(), settings["epochs"], _verbosity(settings["verbose"])
-    if done and verbose:
+    epochs, verbose = settings["epochs"], _verbosity(settings["verbose"])
+    try:
+        with strategy.scope():
+            done, rows, state = restore(net, run, say=lambda line: print(line, flush=True))
+        replacing = bool(state.get("overwrite")) or settings["overwrite"]
+        if not done:
+            run_dir.check_not_finished(run.root, replacing)  # every checkpoint was set aside
+    except BaseException:
+        run.discard()
+        raise
+    if done >= epochs and verbose:
+        print(f"All {epochs} epochs were done: writing the run's files", flush=True)
+    elif done and verbose:
         print(f"Resuming from epoch {done + 1} of {epochs} ({done} done)", flush=True)
-    run_callbacks = [
-        keras.callbacks.BackupAndRestore(run.backup),
-        logger,
-        keras.callbacks.ModelCheckpoint(run.checkpoint),
-        keras.callbacks.CSVLogger(run.partial_log, append=True),
-        keras.callbacks.TerminateOnNaN(),
-        *(settings["callbacks"] or []),
-    ]
+    logger = EpochLogger(initial_epoch=done)
+    saver = RunCheckpoint(
+        run, rows, {"overwrite": replacing, "epochs": epochs}, epochs=epochs, guard=guard
+    )
+    run_callbacks = [logger, saver, *(settings["callbacks"] or [])]
     start = time.perf_counter()
     try:
         with compat.multi_worker_fit(net, strategy):
@@ -239,26 +300,44 @@ def _fit(net, data, run, strategy, settings):
                 data.train,
                 validation_data=data.test,
                 epochs=epochs,
+                initial_epoch=done,
                 callbacks=run_callbacks,
                 shuffle=False,  # the pipeline shuffles
                 verbose=verbose,
             )
+        if saver.diverged_epoch is not None:
+            raise LossNaNError(_diverged_message(saver, epochs, run))
     except BaseException:
         run.discard()
         raise
-    return logger, time.perf_counter() - start
+    return logger, saver, time.perf_counter() - start
 
 
-def _metrics(settings, net, data, run, evaluation, logger, strategy, policy, task):
-    log = read_log(run.partial_log) if os.path.exists(run.partial_log) else {}
+def _diverged_message(saver, epochs, run):
+    kept = (
+        f"the checkpoint after epoch {saver.saved_epochs} stays in {run.in_progress}"
+        if saver.saved_epochs
+        else "no epoch was completed"
+    )
+    return (
+        f"The loss or the weights became NaN or infinite in epoch {saver.diverged_epoch + 1} "
+        f"of {epochs}: nothing was written in place of the earlier results and {kept} (lower "
+        f"the learning rate)."
+    )
+
+
+def _metrics(settings, net, data, rows, evaluation, logger, strategy, policy, task):
+    log = {}
+    for row in rows:
+        for key, value in row.items():
+            log.setdefault(key, []).append(value if isinstance(value, float) else float("nan"))
     replicas = strategy.num_replicas_in_sync
     metrics = {
         "model": model_name(settings["model"]),
         "dataset": data.name,
         **report.results(net, data, log, evaluation, logger, task),
         "epochs": int(settings["epochs"]),
-        "terminated_on_nan": bool(getattr(net, "stop_training", False))
-        and logger.epochs_completed < settings["epochs"],
+        "terminated_on_nan": False,  # a diverged run raises LossNaNError and publishes nothing
         "steps_per_epoch": settings["steps_per_epoch"],
         "batch_size": int(settings["batch_size"]),
         "global_batch_size": int(settings["batch_size"] * replicas),
@@ -276,19 +355,23 @@ def _metrics(settings, net, data, run, evaluation, logger, strategy, policy, tas
         "replicas": int(replicas),
         "model_kwargs": settings["model_kwargs"] or {},
         "seed": settings["seed"],
+        "deterministic": bool(settings["deterministic"])
+        and keras.backend.backend() == "tensorflow",
     }
     return {**metrics, **report.environment()}
 
 
-def _publish(net, run, metrics, is_chief, task, data):
-    """Writes the final files (each atomically), ``metrics.json`` last, then drops the
-    run's in-progress state."""
+def _publish(net, run, metrics, is_chief, task, data, saver):
+    """Writes the final files (each atomically), ``metrics.json`` last; removes the files
+    of an earlier run that this one replaces (``overwrite``); then drops the run's
+    in-progress state. A kill in between leaves the last checkpoint: running again
+    publishes again."""
     written = []
     if is_chief:
         run_dir.atomic_write(run.path("model.keras"), net.save)
         written.append("model.keras")
-    if os.path.exists(run.partial_log):
-        os.replace(run.partial_log, run.path("log.csv"))
+    if saver.rows:
+        run_dir.write_log(run.path("log.csv"), saver.rows)
         written.append("log.csv")
     png = run.path("learning_curves.png")
     if is_chief and "log.csv" in written and plotting_available():
@@ -297,10 +380,15 @@ def _publish(net, run, metrics, is_chief, task, data):
             {metrics["model"]: run.path("log.csv")}, png, title=title, metric=task.curve_metric
         )
         written.append("learning_curves.png")
-    elif os.path.exists(png):
-        os.remove(png)  # an earlier run's curves would not match this run's log
     if is_chief:
         written += task.write_figures(net, data, run.path)
-    metrics["files"] = [*written, "metrics.json"]
+    written.append("metrics.json")
+    stale = run.stale_files(written)
+    if not saver.metadata.get("overwrite"):  # only the figures a run always owns
+        stale = [name for name in stale if name in run_dir.RUN_FILES]
+    run.remove(stale)
+    if stale and is_chief:
+        print(f"Removed the earlier run's {', '.join(stale)}", flush=True)
+    metrics["files"] = written
     run_dir.write_json(run.path("metrics.json"), metrics)
     run.finish()
