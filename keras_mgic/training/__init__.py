@@ -39,7 +39,10 @@ The recipe (Eliasof et al. 2023, Sec. 5.2, with He et al. 2016's CIFAR pipeline)
   ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; batch size and learning rate are per
   replica. The private Keras code multi-worker ``fit`` needs patched is in
   ``keras_mgic.compat``.
-- ``seconds_per_epoch`` is the median training time of an epoch, without its test evaluation.
+- ``seconds_per_epoch`` is the median training time of an epoch, without its test evaluation
+  and, when more than one epoch ran, without the first epoch of the run (and of a resumed
+  process), which traces the training step; ``seconds_per_epoch_excludes_first`` and
+  ``seconds_per_epoch_note`` in ``metrics.json`` say which epochs were left out.
 - The test split is evaluated after every epoch for the learning curves only; no setting is
   chosen on it.
 

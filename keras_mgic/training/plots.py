@@ -33,7 +33,8 @@ def plotting_available():
 
 
 def plot_learning_curves(logs, path, title=None, metric="accuracy"):
-    """Writes a PNG with loss (log scale) and ``metric`` per epoch (train solid, test dashed).
+    """Writes a PNG with loss (log scale) and ``metric`` per epoch (train solid, test dashed,
+    a marker on every point, whole-epoch ticks).
 
     Args:
         logs: ``{label: log.csv path}``; one line pair per label.
@@ -53,19 +54,41 @@ def plot_learning_curves(logs, path, title=None, metric="accuracy"):
     ...                      "runs/demo/curves.png")  # doctest: +SKIP
     'runs/demo/curves.png'
     """
+    from keras_mgic.training.run_dir import atomic_write
+
+    fig = learning_curve_figure(logs, title=title, metric=metric)
+    import matplotlib.pyplot as plt
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110, format="png"))
+    plt.close(fig)
+    return path
+
+
+#: Markers on every point: a one-epoch run's single points stay visible, and a long run's
+#: markers thin out (``markevery``) so the lines stay readable.
+MARKERS = {"train": "o", "test": "s"}
+
+
+def learning_curve_figure(logs, title=None, metric="accuracy"):
+    """The matplotlib figure ``plot_learning_curves`` writes (loss and ``metric`` per epoch,
+    a marker on every point, whole-epoch ticks); the caller closes it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from keras_mgic.training.run_dir import atomic_write
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     keys = ("loss", metric)
+    last = 1
     for index, (label, log_path) in enumerate(logs.items()):
-        _plot_run(axes, read_log(log_path), label, f"C{index}", keys)
+        last = max(last, _plot_run(axes, read_log(log_path), label, f"C{index}", keys))
     axes[0].set_yscale("log")  # early test losses can be orders of magnitude above the rest
     for axis, key in zip(axes, keys, strict=True):
+        # Whole epochs only: a 1- or 2-epoch run would otherwise get ticks such as 1.25.
+        axis.set_xlim(0.5, last + 0.5)
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))
         axis.set_xlabel("epoch")
         axis.set_ylabel(key)
         axis.grid(alpha=0.3)
@@ -73,16 +96,24 @@ def plot_learning_curves(logs, path, title=None, metric="accuracy"):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_write(path, lambda temporary: fig.savefig(temporary, dpi=110, format="png"))
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _plot_run(axes, columns, label, color, keys):
     epochs = [int(e) + 1 for e in columns.get("epoch", [])]
+    style = {"color": color, "markersize": 4, "markevery": max(1, len(epochs) // 25)}
     for axis, key in zip(axes, keys, strict=True):
         if key in columns:
-            axis.plot(epochs, columns[key], color=color, label=f"{label} train")
+            axis.plot(
+                epochs, columns[key], marker=MARKERS["train"], label=f"{label} train", **style
+            )
         if f"val_{key}" in columns:
-            axis.plot(epochs, columns[f"val_{key}"], "--", color=color, label=f"{label} test")
+            axis.plot(
+                epochs,
+                columns[f"val_{key}"],
+                "--",
+                marker=MARKERS["test"],
+                label=f"{label} test",
+                **style,
+            )
+    return max(epochs, default=1)
