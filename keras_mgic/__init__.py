@@ -49,7 +49,17 @@ def _in_console_script():
     return os.path.splitext(os.path.basename(argv[0]))[0] in ("keras-mgic", "keras-mgic-script")
 
 
+def _run_with_dash_m():
+    """True while ``python -m keras_mgic.<module>`` (the demo, the CLI) imports this package:
+    ``sys.argv[0]`` is ``"-m"`` until the module is found."""
+    return (getattr(sys, "argv", None) or [""])[0] == "-m"
+
+
 if not _in_console_script():
+    if _run_with_dash_m():  # our own entry points: no TensorFlow start-up lines
+        from keras_mgic.commands.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     _import_core()
 
 # The tools stay out of `from keras_mgic import *`, which would import them all.

@@ -1,4 +1,4 @@
-"""The ``keras-mgic`` console script: ``summary``, ``train``, ``export`` and ``bench``.
+"""The ``keras-mgic`` console script: ``models``, ``summary``, ``train``, ``export``, ``bench``.
 
 Each subcommand lives in its own module under ``keras_mgic.commands`` with two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``. Building the parser imports neither Keras
@@ -8,10 +8,10 @@ nor TensorFlow (``--help`` answers at once); the core is imported only to run a 
 
 import argparse
 import importlib
-import os
 import sys
 
 SUBCOMMANDS = {
+    "models": "List the model and data-set names, one line each.",
     "summary": "Parameters and FLOPs of a model, MGIC vs its dense twin.",
     "train": "Train a model with model.fit on a data set.",
     "export": "Export a .keras model to SavedModel or TFLite, with a parity check.",
@@ -27,7 +27,12 @@ def build_parser():
     sub.required = True
     for name, help_text in SUBCOMMANDS.items():
         module = importlib.import_module(f"keras_mgic.commands.{name}")
-        command = sub.add_parser(name, help=help_text, description=help_text)
+        command = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(command)
         command.set_defaults(_run=module.run, _needs_core=getattr(module, "NEEDS_CORE", True))
     return parser
@@ -35,9 +40,12 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no TensorFlow INFO/WARNING lines
     if args._needs_core:
         import keras_mgic
+        from keras_mgic.commands.quiet import import_tensorflow_quietly
+
+        # No TensorFlow start-up lines: an error is one line on stderr.
+        import_tensorflow_quietly()
 
         keras_mgic._import_core()  # registers the layers, so .keras files load
     return args._run(args)

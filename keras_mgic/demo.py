@@ -30,6 +30,8 @@ import os
 import sys
 import time
 
+from keras_mgic.commands import arguments as types
+
 #: The two networks the demo compares: (model name, display name).
 MODELS = (("mgic_resnet20", "MGIC-ResNet-20"), ("resnet20", "ResNet-20"))
 #: The demo's recipe (tuned to finish in a few minutes on a 2-core CPU).
@@ -43,14 +45,14 @@ def build_parser():
         prog="python -m keras_mgic.demo",
         description="Train MGIC-ResNet-20 and ResNet-20 on the offline digits data set.",
     )
-    parser.add_argument("--epochs", type=int, default=EPOCHS)
-    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
-    parser.add_argument("--learning-rate", type=float, default=LEARNING_RATE)
+    parser.add_argument("--epochs", type=types.positive_int, default=EPOCHS)
+    parser.add_argument("--batch-size", type=types.positive_int, default=BATCH_SIZE)
+    parser.add_argument("--learning-rate", type=types.positive_float, default=LEARNING_RATE)
     parser.add_argument("--output", default=os.path.join("runs", "demo"))
     parser.add_argument(
         "--quick", action="store_true", help="one epoch on 128 examples (smoke test)"
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=types.non_negative_int, default=0)
     return parser
 
 
@@ -113,7 +115,18 @@ def format_table(rows):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from keras_mgic.commands.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # no TensorFlow start-up lines: an error is one line
+    try:
+        return _run(args)
+    except (ValueError, FileNotFoundError) as error:  # a bad output folder, a bad value
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"{build_parser().prog}: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _run(args):
     from keras_mgic.training import run_dir
 
     run_dir.check_output(args.output)

@@ -17,14 +17,27 @@ Example::
 
 import inspect
 import sys
+import textwrap
 
+from keras_mgic.commands import names
 from keras_mgic.commands.arguments import positive_float, positive_int
 
 
 def add_arguments(parser):
-    parser.add_argument("model", help="model name, e.g. resnet56 or mgic_resnet56")
-    parser.add_argument("--group-size", type=positive_int, help="s_g of the MGIC model")
-    parser.add_argument("--coarsest-size", type=positive_int, help="s_c of the MGIC model")
+    parser.epilog = names.listing() + "\n\n" + textwrap.fill(names.MGIC_FLAGS + ".", width=92)
+    parser.add_argument("model", help="model name, e.g. resnet56 or mgic_resnet56 (listed below)")
+    parser.add_argument(
+        "--group-size",
+        type=positive_int,
+        metavar="S_G",
+        help="s_g of the MGIC model: channels per group on the fine levels",
+    )
+    parser.add_argument(
+        "--coarsest-size",
+        type=positive_int,
+        metavar="S_C",
+        help="s_c of the MGIC model: the coarsest level's width at most",
+    )
     parser.add_argument(
         "--mgic-min-width",
         type=positive_int,

@@ -41,8 +41,10 @@ replica: with ``R`` replicas the global batch is ``R * batch-size`` and the lear
 import json
 import os
 import sys
+import textwrap
 
 from keras_mgic.commands import arguments as types
+from keras_mgic.commands import names
 
 #: The figures printed after a run, those of its task (classification or segmentation).
 HEADLINE = (
@@ -59,15 +61,22 @@ _OPTIONAL = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "weight_d
 
 
 def add_arguments(parser):
+    parser.epilog = "\n".join(
+        [names.listing(), "", textwrap.fill(names.MGIC_FLAGS + ".", width=92)]
+    )
     parser.add_argument(
-        "--model", required=True, help="model name, e.g. mgic_resnet20 (see keras_mgic.models)"
+        "--model",
+        required=True,
+        metavar="NAME",
+        help="model name, listed below (e.g. mgic_resnet20)",
     )
     parser.add_argument(
         "--dataset",
         default="digits",
-        help="'digits' (offline, default) or a TFDS image-classification name, e.g. cifar10; "
-        "for segmentation models 'digit_mosaics' (offline), 'oxford_iiit_pet' or 'cityscapes'; "
-        "for point-cloud models 'digit_points' (offline) or 'modelnet10' (--data-dir)",
+        metavar="NAME",
+        help="data set name, listed below (default: digits, offline); a classifier takes "
+        "digits or a TFDS image-classification name, an *_lraspp_* model a segmentation set, "
+        "a point-cloud model digit_points or modelnet10",
     )
     parser.add_argument("--epochs", type=types.positive_int, help="default: 30")
     parser.add_argument(
@@ -118,8 +127,18 @@ def add_arguments(parser):
         default="none",
         help="tf.distribute strategy (multi-worker reads TF_CONFIG)",
     )
-    parser.add_argument("--group-size", type=types.positive_int, help="s_g of MGIC models")
-    parser.add_argument("--coarsest-size", type=types.positive_int, help="s_c of MGIC models")
+    parser.add_argument(
+        "--group-size",
+        type=types.positive_int,
+        metavar="S_G",
+        help="MGIC models: s_g, channels per group on the fine levels (default: the model's)",
+    )
+    parser.add_argument(
+        "--coarsest-size",
+        type=types.positive_int,
+        metavar="S_C",
+        help="MGIC models: s_c, the coarsest level's width at most (default: the model's)",
+    )
     parser.add_argument(
         "--mgic-min-width",
         type=types.positive_int,
