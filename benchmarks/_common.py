@@ -1,5 +1,22 @@
-"""Shared helpers of the benchmark scripts: environment header, timing, BENCHMARKS.md sections."""
+"""The benchmark harness every script in ``benchmarks/`` uses.
 
+- ``parser``: the scripts' command line (``--write`` updates BENCHMARKS.md, ``--quick`` is a
+  smoke run), so a script declares only its own arguments.
+- ``interleaved`` / ``interleaved_ms``: the timing loop. Warm-up calls first (tracing,
+  compilation), then rounds in which the timed functions alternate, so that a load change on
+  a shared machine hits them all alike; one median per function and round.
+- ``compare``: per-round ratios against a baseline and their median with its spread, the
+  figure a claim in BENCHMARKS.md names (``Comparison.describe``: "0.34 (0.31-0.37, 5
+  rounds)").
+- ``environment`` and ``header``: the machine and library line, and the load average before
+  and after the measurement.
+- ``markdown_table`` and ``write_section``: the table writer into BENCHMARKS.md.
+
+Timers are injectable (``timer=``), so the harness is tested with fake clocks.
+"""
+
+import argparse
+import dataclasses
 import os
 import pathlib
 import platform
@@ -39,16 +56,32 @@ def _tensorflow_cpu_kernels():
     return "oneDNN" if ops._tensorflow_has_grouped_gradients() else "no oneDNN"
 
 
-def median_ms(fn, repeat=10, warmup=2):
+def median_ms(fn, repeat=10, warmup=2, timer=time.perf_counter):
     """Median wall time of ``fn()`` in milliseconds (``fn`` must block until done)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = timer()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(timer() - start)
     return 1e3 * statistics.median(times)
+
+
+def parser(doc, quick="fewer rounds and repeats", write="update BENCHMARKS.md"):
+    """The scripts' command line: ``--write`` and ``--quick``; the script adds its own."""
+    result = argparse.ArgumentParser(description=doc.splitlines()[0])
+    result.add_argument("--write", action="store_true", help=write)
+    result.add_argument("--quick", action="store_true", help=quick)
+    return result
+
+
+def load_average():
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def markdown_table(header, rows):
@@ -75,10 +108,11 @@ def write_section(name, markdown, path=BENCHMARKS_MD):
     print(f"wrote section {name!r} of {path}")
 
 
-def interleaved_ms(fns, rounds, repeat, warmup=2):
-    """Median ms of each ``fns[key]()`` after ``warmup`` calls each (tracing, compilation),
-    the functions alternating over ``rounds`` rounds of ``repeat`` calls (an int, or a
-    ``{key: calls}`` mapping), so that a load change on a shared machine hits them all alike."""
+def interleaved(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
+    """Per-round median ms of each ``fns[key]()``: ``warmup`` calls each first (tracing,
+    compilation), then ``rounds`` rounds in which the functions alternate, ``repeat`` calls
+    each (an int, or a ``{key: calls}`` mapping), so that a load change on a shared machine
+    hits them all alike. Returns ``{key: [ms of round 1, ...]}``."""
     for fn in fns.values():
         for _ in range(warmup):
             fn()
@@ -86,8 +120,80 @@ def interleaved_ms(fns, rounds, repeat, warmup=2):
     samples = {key: [] for key in fns}
     for _ in range(rounds):
         for key, fn in fns.items():
-            samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0))
+            samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0, timer=timer))
+    return samples
+
+
+def interleaved_ms(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
+    """The median over the rounds of ``interleaved``: ``{key: ms}``."""
+    samples = interleaved(fns, rounds, repeat, warmup=warmup, timer=timer)
     return {key: statistics.median(values) for key, values in samples.items()}
+
+
+@dataclasses.dataclass
+class Comparison:
+    """Interleaved timings of several functions against one baseline.
+
+    ``ms[key]`` holds one median per round; ``ratios[key]`` the per-round ratios
+    ``ms[key][i] / ms[baseline][i]``; the claim is their median, with their spread.
+    """
+
+    baseline: str
+    ms: dict
+    load_before: float = None
+    load_after: float = None
+
+    @property
+    def rounds(self):
+        return len(self.ms[self.baseline])
+
+    @property
+    def ratios(self):
+        base = self.ms[self.baseline]
+        return {
+            key: [t / b for t, b in zip(values, base, strict=True)]
+            for key, values in self.ms.items()
+        }
+
+    def ratio(self, key):
+        """The median of the per-round ratios ``key / baseline``."""
+        return statistics.median(self.ratios[key])
+
+    def spread(self, key):
+        """``(lowest, highest)`` per-round ratio."""
+        return min(self.ratios[key]), max(self.ratios[key])
+
+    def median_ms(self, key):
+        return statistics.median(self.ms[key])
+
+    def describe(self, key, digits=2):
+        """``"0.34 (0.31-0.37, 5 rounds)"``: the median ratio, its spread and the rounds."""
+        low, high = self.spread(key)
+        rounds = f"{self.rounds} round" + ("s" if self.rounds != 1 else "")
+        return f"{self.ratio(key):.{digits}f} ({low:.{digits}f}-{high:.{digits}f}, {rounds})"
+
+
+def compare(fns, baseline, rounds, repeat, warmup=2, timer=time.perf_counter, load=None):
+    """Times ``fns`` interleaved (``interleaved``) and returns a ``Comparison`` against
+    ``fns[baseline]``, with the load average before and after (``load``: the function that
+    reads it, ``load_average`` by default)."""
+    load = load or load_average
+    before = load()
+    ms = interleaved(fns, rounds, repeat, warmup=warmup, timer=timer)
+    return Comparison(baseline, ms, load_before=before, load_after=load())
+
+
+def header(comparison=None, argv=None, env=None):
+    """The lines above a BENCHMARKS.md table: the command, the machine and libraries, and
+    (for a timed comparison) the rounds and the load average before and after."""
+    lines = [f"`{command(argv)}`", "", f"Machine: {env or environment()}."]
+    if comparison is not None:
+        lines.append(
+            f"{comparison.rounds} interleaved rounds after warm-up; ratios are the median of "
+            f"the per-round ratios (spread in brackets); load average {comparison.load_before}"
+            f" before, {comparison.load_after} after."
+        )
+    return "\n".join(lines)
 
 
 def tflite_runtime():
