@@ -76,6 +76,33 @@ def parser(doc, quick="fewer rounds and repeats", write="update BENCHMARKS.md"):
     return result
 
 
+def announce(extra=""):
+    """Prints the machine and library line (and ``extra``) a run starts with; returns it."""
+    env = environment()
+    print(env, extra) if extra else print(env)
+    return env
+
+
+def save_figure(fig, name):
+    """Writes ``fig`` to ``docs/NAME`` (the figures BENCHMARKS.md and the docs show)."""
+    out = REPO / "docs" / name
+    out.parent.mkdir(exist_ok=True)
+    fig.savefig(out, dpi=120)
+    print(f"wrote {out}")
+    return out
+
+
+#: The columns of a comparison with the paper's counts (paper_tables.py, paper_table6.py).
+PAPER_COLUMNS = (
+    "params (ours)",
+    "params (paper)",
+    "Δ params",
+    "MACs (ours)",
+    "MACs (paper)",
+    "Δ MACs",
+)
+
+
 def load_average():
     """The 1-minute load average (None where the platform has none)."""
     try:

@@ -9,14 +9,14 @@ most 12x from 128 to 1024 channels, linear being 8x; at 512 channels MGIC takes 
 the dense block's time), and plots both to docs/block_scaling.png.
 """
 
-import argparse
 import sys
 
 import keras
 import tensorflow as tf
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import REPO, environment, markdown_table, median_ms, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import markdown_table, median_ms, write_section  # noqa: E402
 
 from keras_mgic.layers import MGICBlock, ResidualBlock  # noqa: E402
 
@@ -37,16 +37,13 @@ def step_fn(layer, x):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = bench.parser(__doc__, quick="fewer repeats", write="update BENCHMARKS.md and the plot")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--size", type=int, default=16)
     parser.add_argument("--group-size", type=int, default=16)
     parser.add_argument("--coarsest-size", type=int, default=32)
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     repeat = 3 if args.quick else 7
     results = []
     for width in WIDTHS:
@@ -100,10 +97,7 @@ def main(argv=None):
         ax.set_title(f"batch {args.batch}, {args.size}x{args.size}, CPU")
         ax.legend()
         fig.tight_layout()
-        out = REPO / "docs" / "block_scaling.png"
-        out.parent.mkdir(exist_ok=True)
-        fig.savefig(out, dpi=120)
-        print(f"wrote {out}")
+        bench.save_figure(fig, "block_scaling.png")
         text = (
             "## One block, width scaling: MGICBlock vs dense basic block\n\n"
             f"`python benchmarks/block_scaling.py {' '.join(sys.argv[1:])}` (batch {args.batch}, "

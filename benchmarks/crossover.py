@@ -31,6 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     REPO,
     command,
@@ -407,9 +408,7 @@ def _write(args, env_lines, tables, results):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md and the plot")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = bench.parser(__doc__, quick="fewer repeats", write="update BENCHMARKS.md and the plot")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))

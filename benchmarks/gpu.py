@@ -11,7 +11,6 @@ and inference and the MGIC / dense ratios, with the device, backend and versions
 runs on a CPU (``--quick`` shrinks it to a smoke run).
 """
 
-import argparse
 import platform
 import sys
 import time
@@ -20,6 +19,7 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models  # noqa: E402
@@ -84,9 +84,7 @@ def measure(name, size, batch, steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: tiny sizes")
+    parser = bench.parser(__doc__, quick="a smoke run: tiny sizes")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--no-mixed-precision", action="store_true")
     args = parser.parse_args(argv)

@@ -9,7 +9,6 @@ and prints the ratio ``GroupedConv2D / Conv2D`` (target: at most 0.2). The 1x1 l
 also times the batched-matmul lowering for 1x1 kernels so the choice stays checked.
 """
 
-import argparse
 import sys
 
 import keras
@@ -17,7 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import markdown_table, median_ms, write_section  # noqa: E402
 
 from keras_mgic.layers import GroupedConv2D  # noqa: E402
 
@@ -65,14 +65,11 @@ def _matmul_step(kernel, x, groups):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer cases and repeats")
+    parser = bench.parser(__doc__, quick="fewer cases and repeats")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=16)
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     cases = CASES[::2] if args.quick else CASES
     repeat = 3 if args.quick else 7
     rows = []

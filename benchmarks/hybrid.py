@@ -15,7 +15,6 @@ threshold is the row with the lowest max(TF ratio, TFLite ratio) among the rows 
 parameters and MACs than the dense model (target: both ratios at most 0.8).
 """
 
-import argparse
 import pathlib
 import sys
 import tempfile
@@ -24,13 +23,11 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
-    command,
-    environment,
     interleaved_ms,
     markdown_table,
     section_name,
-    section_title,
     tflite_runtime,
     write_section,
 )
@@ -168,16 +165,13 @@ def best_line(family, rows):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
     parser.add_argument("--models", nargs="+", choices=sorted(FAMILIES), default=list(FAMILIES))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args(argv)
-    env = environment()
     runtime = tflite_runtime()
-    print(env, f"runtime: {runtime}")
+    env = bench.announce(f"runtime: {runtime}")
     rounds, repeat = (1, 1) if args.quick else (3, 3)
     for family in args.models:
         rows = measure(family, args.size, args.batch, rounds, repeat)
@@ -193,9 +187,10 @@ def _section(args, family, rows, env, runtime, rounds, repeat):
     """The BENCHMARKS.md section of one family (each family has its own, so that
     ``--models`` reruns one without touching the other)."""
     label = FAMILIES[family]["label"]
+    title = bench.section_title(f"Hybrid MGIC-{label}: mgic_min_width keeps narrow blocks dense")
     return (
-        f"## {section_title(f'Hybrid MGIC-{label}: mgic_min_width keeps narrow blocks dense')}\n\n"
-        f"`{command()}` ({args.size}x{args.size}x3, "
+        f"## {title}\n\n"
+        f"`{bench.command()}` ({args.size}x{args.size}x3, "
         f"1000 classes, random weights; blocks whose output is narrower than "
         f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
         f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "

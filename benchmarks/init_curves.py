@@ -29,7 +29,8 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import REPO, environment, markdown_table, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import environment, markdown_table, write_section  # noqa: E402
 
 import keras_mgic  # noqa: E402
 from keras_mgic.initializers import ChannelAveraging, NoisyChannelAveraging  # noqa: E402
@@ -293,10 +294,7 @@ def write_outputs(args, env, command, results, table):
     ax.set_title(f"MGIC-ResNet-20, digits 32x32, mean of seeds {args.seeds}")
     ax.legend()
     fig.tight_layout()
-    out = REPO / "docs" / "init_curves.png"
-    out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    bench.save_figure(fig, "init_curves.png")
     legend = "\n".join(f"- `{name}`: {INITIALIZERS[name][0]}" for name in results)
     per_epoch = markdown_table(
         ["epoch", *[f"`{name}`" for name in results]],

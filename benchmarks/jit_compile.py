@@ -7,13 +7,13 @@ For each builder in ``keras_mgic.models.MODELS`` at a small input size, times on
 the same process, and prints both and their ratio.
 """
 
-import argparse
 import sys
 
 import keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, markdown_table, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import markdown_table, write_section  # noqa: E402
 from resnet56 import time_model  # noqa: E402
 
 from keras_mgic import models  # noqa: E402
@@ -22,14 +22,11 @@ INPUT_SIZE = {"resnet50": 64, "mgic_resnet50": 64}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = bench.parser(__doc__, quick="fewer repeats")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--models", default=",".join(models.MODELS))
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     repeat = 2 if args.quick else 5
     rows = []
     for name in args.models.split(","):

@@ -23,7 +23,8 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, interleaved_ms, markdown_table, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import interleaved_ms, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models, profiling  # noqa: E402
 from keras_mgic.layers import KNNGraph  # noqa: E402
@@ -126,12 +127,7 @@ def _cells(row, result):
 
 HEADER = [
     "model",
-    "params (ours)",
-    "params (paper)",
-    "Δ params",
-    "MACs (ours)",
-    "MACs (paper)",
-    "Δ MACs",
+    *bench.PAPER_COLUMNS,
     "k-NN distance MACs (not counted)",
     "target",
     "met",
@@ -219,8 +215,7 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=8, help="batch of the timing")
     parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     table = markdown_table(HEADER, [_cells(row, measure(row)) for row in ROWS])
     print(table)
     readings = markdown_table(HEADER[:-2], [_cells(row, measure(row))[:-2] for row in READINGS])

@@ -25,8 +25,9 @@ import sys
 import keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 import paper_table6  # noqa: E402
-from _common import environment, markdown_table, write_section  # noqa: E402
+from _common import markdown_table, write_section  # noqa: E402
 
 from keras_mgic import MGICBlock, profiling  # noqa: E402
 
@@ -207,12 +208,7 @@ def table5():
         )
     header = [
         "model",
-        "params (ours)",
-        "params (paper)",
-        "Δ params",
-        "MACs (ours)",
-        "MACs (paper)",
-        "Δ MACs",
+        *bench.PAPER_COLUMNS,
         "MACs / dense",
         "within ±10%",
     ]
@@ -396,12 +392,7 @@ def main_table(results):
             "s_g",
             "s_c",
             "input",
-            "params (ours)",
-            "params (paper)",
-            "Δ params",
-            "MACs (ours)",
-            "MACs (paper)",
-            "Δ MACs",
+            *bench.PAPER_COLUMNS,
             "paper",
             "target",
             "met",
@@ -515,8 +506,7 @@ def main(argv=None):
         "--segmentation-only", action="store_true", help="only Table 5 (its own section)"
     )
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     segmentation = table5()
     print(segmentation)
     if args.write:

@@ -8,14 +8,14 @@ on the same random CIFAR-shaped batch: the median time of one ``train_on_batch``
 (target: at most 1.3 for both; the paper's FLOPs ratio is about 0.48).
 """
 
-import argparse
 import sys
 
 import keras
 import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, interleaved_ms, markdown_table, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import interleaved_ms, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models, profiling  # noqa: E402
 
@@ -61,13 +61,10 @@ def time_model(name, batch, repeat, jit_compile=False, input_size=32, **kwargs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = bench.parser(__doc__, quick="fewer repeats")
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     rounds = 2 if args.quick else 5
     prepared = {
         "dense": prepare("resnet56", args.batch),

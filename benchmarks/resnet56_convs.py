@@ -13,7 +13,6 @@ divided by ten, so the per-call overhead is spread out. It also counts the ops o
 models' inference graphs (``model(x, training=False)`` traced in a ``tf.function``).
 """
 
-import argparse
 import collections
 import sys
 
@@ -21,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
 
 from keras_mgic import MGICBlock, models, ops  # noqa: E402
@@ -65,9 +65,7 @@ def graph_op_counts(name):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser = bench.parser(__doc__, quick="fewer repeats")
     parser.add_argument("--batch", type=int, default=64)
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 20

@@ -17,7 +17,8 @@ import sys
 import keras
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import REPO, environment, markdown_table, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import REPO, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import profiling  # noqa: E402
 from keras_mgic.layers import BottleneckBlock, MGICBlock, ResidualBlock  # noqa: E402
@@ -139,8 +140,7 @@ def main(argv=None):
     parser.add_argument("--coarsest-size", type=int, default=32)
     parser.add_argument("--output", default=str(FIGURE), help="where to save the PNG")
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     results = measure(args.group_size, args.coarsest_size)
     text_table = table(results)
     growth = growth_lines(results)

@@ -14,7 +14,6 @@ and the MACs ratios beside them; ``--write`` writes the ``segmentation_latency``
 BENCHMARKS.md.
 """
 
-import argparse
 import os
 import pathlib
 import sys
@@ -26,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     environment,
     interleaved_ms,
@@ -119,9 +119,7 @@ def table(converted, results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="Small models, one round")
+    parser = bench.parser(__doc__, quick="Small models, one round")
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=1024)
     args = parser.parse_args(argv)

@@ -9,7 +9,6 @@ models over several rounds, and prints the median latency, the MGIC / dense rati
 at most 1.3) and the MACs ratios beside them.
 """
 
-import argparse
 import pathlib
 import statistics
 import sys
@@ -18,7 +17,8 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
 
@@ -106,14 +106,11 @@ def _tables(info, latencies):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser = bench.parser(__doc__, quick="fewer rounds")
     parser.add_argument("--size", type=int, default=224)
     args = parser.parse_args(argv)
-    env = environment()
     runtime = tflite_runtime()
-    print(env, f"runtime: {runtime}")
+    env = bench.announce(f"runtime: {runtime}")
     rounds = 2 if args.quick else 5
     with tempfile.TemporaryDirectory() as tmp:
         info, files = _convert((args.size, args.size, 3), tmp)

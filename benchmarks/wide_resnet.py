@@ -12,7 +12,6 @@ alternate over rounds). Prints the parameters and MACs, and the ratios MGIC / de
 (targets: every time ratio at most 0.5, aim 0.35; parameters ratio at most 0.2).
 """
 
-import argparse
 import functools
 import pathlib
 import sys
@@ -21,9 +20,9 @@ import tempfile
 import keras
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     command,
-    environment,
     markdown_table,
     section_name,
     section_title,
@@ -107,16 +106,13 @@ def table(results, labels):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--depth", type=int, default=28)
     parser.add_argument("--widen-factor", type=int, default=10)
     args = parser.parse_args(argv)
-    env = environment()
     runtime = tflite_runtime()
-    print(env, f"runtime: {runtime}")
+    env = bench.announce(f"runtime: {runtime}")
     rounds, repeat = (1, 1) if args.quick else (3, 2)
     variant = f"WRN-{args.depth}-{args.widen_factor}"
     labels = {"dense": variant, "mgic": f"MGIC-{variant} (16/32)"}

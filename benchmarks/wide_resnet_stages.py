@@ -17,7 +17,6 @@ matmul) and ``taps`` (nine shifted slices times a grouped ``einsum``), and the d
 convolution of the same width; forward times are per convolution over a chain of five.
 """
 
-import argparse
 import pathlib
 import sys
 
@@ -26,13 +25,11 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
-    command,
-    environment,
     interleaved_ms,
     markdown_table,
     section_name,
-    section_title,
     write_section,
 )
 
@@ -160,13 +157,10 @@ def lowering_rows(batch, rounds, repeat):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args(argv)
-    env = environment()
-    print(env)
+    env = bench.announce()
     rounds, repeat = (1, 2) if args.quick else (3, 3)
     stages = stage_rows(args.batch, rounds, repeat)
     mean = [sum(row[k] for row in stages) / len(stages) for k in (2, 3)]
@@ -183,8 +177,8 @@ def main(argv=None):
     print(stage_table, "\n\n" + lowering_table)
     if args.write:
         body = (
-            f"## {section_title(TITLE)}\n\n"
-            f"`{command()}` (batch "
+            f"## {bench.section_title(TITLE)}\n\n"
+            f"`{bench.command()}` (batch "
             f"{args.batch}; median over {rounds} alternating rounds of the median of {repeat} "
             f"calls, after warm-up; group size {GROUP_SIZE}, coarsest size {COARSEST_SIZE}).\n"
             f"{env}\n\n{stage_table}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} channels per "
