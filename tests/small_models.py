@@ -38,6 +38,10 @@ POINTS, K = 64, 4
 #: per-model loops run them in ``make test-slow`` only (``loop_params``); their parameter
 #: counts against the paper are checked in tests/test_resnet.py without building them.
 DEEPER_REPEATS = ("mgic_resnet110", "mgic_resnet56", "resnet110", "resnet56")
+#: MobileNetV3-Large repeats MobileNetV3-Small's builder with a longer block table (the MGIC
+#: one is the largest build of the loops): the loops run the Large pair in ``make test-slow``;
+#: tests/test_mobilenet_v3.py checks its own layout and counts in the default suite.
+LARGER_REPEATS = ("mgic_mobilenet_v3_large", "mobilenet_v3_large")
 #: The image classifiers of LOOP_NAMES, for the loops about images (feature maps, resizing).
 IMAGE_LOOP_NAMES = [name for name in LOOP_NAMES if name not in POINT_CLOUD_NAMES]
 
@@ -55,8 +59,9 @@ MGIC_MODELS = {
 
 
 def loop_params(names, slow=()):
-    """``names`` as pytest parameters, those of ``DEEPER_REPEATS`` and ``slow`` marked slow."""
-    slow = set(slow) | set(DEEPER_REPEATS)
+    """``names`` as pytest parameters, those of ``DEEPER_REPEATS``, ``LARGER_REPEATS`` and
+    ``slow`` marked slow."""
+    slow = set(slow) | set(DEEPER_REPEATS) | set(LARGER_REPEATS)
     return [pytest.param(name, marks=pytest.mark.slow) if name in slow else name for name in names]
 
 

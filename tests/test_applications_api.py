@@ -7,7 +7,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from small_models import CLASSIFIER_NAMES, IMAGE_LOOP_NAMES, POINT_CLOUD_NAMES
+from small_models import CLASSIFIER_NAMES, IMAGE_LOOP_NAMES, POINT_CLOUD_NAMES, loop_params
 
 from keras_mgic import models
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
@@ -80,7 +80,7 @@ def test_weights_must_be_an_existing_file(weights):
 # ------------------------------------------------------------- keras.applications-style calls
 
 
-@pytest.mark.parametrize("name", IMAGE_LOOP_NAMES)  # point clouds: tests/test_point_models.py
+@pytest.mark.parametrize("name", loop_params(IMAGE_LOOP_NAMES))  # point clouds: test_point_models
 def test_feature_extractor_on_an_input_tensor(name):
     """``include_top=False, weights=None, input_tensor=..., pooling="avg"``, the usual
     transfer-learning call, with layers before the input tensor."""

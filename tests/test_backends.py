@@ -485,10 +485,10 @@ def test_builder_fits_predicts_and_round_trips(name, tmp_path):
 
 
 def _build_cases():
-    """LOOP_NAMES (the deeper CIFAR ResNets in ``make test-slow``); on JAX, MGIC-MobileNetV3-Large
-    (about two minutes of compilation on two cores) is left to ``make test-slow`` too:
-    MGIC-MobileNetV3-Small covers its code there."""
-    return loop_params(LOOP_NAMES, slow={"mgic_mobilenet_v3_large"} if BACKEND == "jax" else ())
+    """LOOP_NAMES; the deeper CIFAR ResNets and MGIC-MobileNetV3-Large (about two minutes of
+    compilation on JAX on two cores) in ``make test-slow``: ResNet-20 and MGIC-MobileNetV3-Small
+    cover their code here."""
+    return loop_params(LOOP_NAMES)
 
 
 @pytest.mark.parametrize("name", _build_cases())
