@@ -57,9 +57,14 @@ class MGICFeedForward(keras.layers.Layer):
         hidden_dim: positive int, the hidden width of the equivalent dense feed-forward
             (e.g. ``4 * d``); level ``j`` has ``hidden_dim * d_j / d`` hidden units, which
             must be an integer divisible by the level's group count.
-        group_size: positive even int, the channels per group on the fine levels.
-        coarsest_size: positive int ``s_c``: levels are halved while wider than ``s_c``
-            (and at least once), as in ``MGICBlock``.
+        group_size: positive even int, the channels per group on the fine levels
+            (default 64).
+        coarsest_size: positive int ``s_c``: levels are halved while at least ``s_c``
+            wide (and at least once), as in ``MGICBlock`` (default 128). The defaults were
+            chosen by ``benchmarks/feed_forward.py`` (BENCHMARKS.md): at ViT-B width they
+            keep 0.18x the dense feed-forward's parameters and meet the issue's training-step
+            target; ``group_size=32, coarsest_size=64`` halves the parameters again and ran
+            faster still.
         activation: the hidden activation (default ``"gelu"``).
         use_bias: bool, biases on the hidden units of every level and on the output.
         coarsening: ``"reference"`` (default) or ``"literal"``, as in ``MGICBlock``.
@@ -85,7 +90,7 @@ class MGICFeedForward(keras.layers.Layer):
         self,
         hidden_dim,
         group_size=64,
-        coarsest_size=64,
+        coarsest_size=128,
         activation="gelu",
         use_bias=True,
         coarsening="reference",
