@@ -3,6 +3,7 @@
 import keras
 
 from keras_mgic.layers.channel_hierarchy import check_coarsening, level_groups, level_widths
+from keras_mgic.layers.layer_utils import fresh_initializer
 from keras_mgic.layers.validation import boolean, positive_even_int, positive_int
 
 
@@ -153,12 +154,7 @@ class MGICFeedForward(keras.layers.Layer):
         return macs
 
     def _kernel(self, name, groups, rows, cols, offset):
-        initializer = self.kernel_initializer
-        if hasattr(initializer, "get_config") and "seed" in initializer.get_config():
-            config = initializer.get_config()
-            if isinstance(config["seed"], int):
-                config["seed"] += offset
-            initializer = initializer.__class__.from_config(config)
+        initializer = fresh_initializer(self.kernel_initializer, offset)  # one draw per kernel
 
         def grouped(shape, dtype=None):
             values = initializer((rows, groups * cols), dtype=dtype)
