@@ -21,6 +21,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_mgic.layers.feed_forward import MGICFeedForward
 from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, PointTransition
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 
@@ -95,6 +96,12 @@ def _dense_macs(layer, inputs, outputs):
     return _output_elements(outputs) * int(layer.kernel.shape[0])
 
 
+def _feed_forward_macs(layer, inputs, outputs):
+    # Every level's grouped maps, once per position (token, pixel).
+    shape = keras.ops.shape(outputs)
+    return _size(shape[1:-1]) * layer.macs_per_position(int(shape[-1]))
+
+
 #: Layer class -> function(layer, inputs, outputs) returning the multiply-adds of one call
 #: for a batch of one. Extend with :func:`register_flop_counter`. More specific classes win
 #: (the most derived registered base class of a layer is used).
@@ -110,6 +117,7 @@ FLOP_COUNTERS = {
     keras.layers.Conv2DTranspose: _transpose_conv_macs,
     keras.layers.Conv3DTranspose: _transpose_conv_macs,
     keras.layers.Dense: _dense_macs,
+    MGICFeedForward: _feed_forward_macs,
     ChannelRestriction: _conv_macs,
     ChannelProlongation: _conv_macs,
     # Point sets: kernels (rows per group, filters), applied once per point (see the layers).

@@ -1,6 +1,7 @@
 """Public layers of keras_mgic."""
 
 from keras_mgic.layers.batch_norm import BatchNormalization
+from keras_mgic.layers.feed_forward import MGICFeedForward
 from keras_mgic.layers.grouped_conv import GroupedConv2D
 from keras_mgic.layers.level_blocks import (
     BottleneckBlock,
@@ -35,6 +36,7 @@ __all__ = [
     "InvertedResidualBlock",
     "KNNGraph",
     "MGICBlock",
+    "MGICFeedForward",
     "PointCoordinates",
     "PointTransition",
     "PreActResidualBlock",
