@@ -3,7 +3,7 @@
 Every installed backend of TensorFlow, JAX and PyTorch builds a model in a fresh process,
 gives every BatchNormalization random statistics (so that inference mode is not close to the
 identity), saves it as ``.keras`` and records its logits; then every backend loads every file
-in a fresh process and computes the logits again. All source/target pairs (a backend loading
+in the same process once every backend has saved, and computes the logits again. All source/target pairs (a backend loading
 its own file included) must agree within 1e-4 of the logits' scale.
 
 - Default suite: a small functional model of the package's layers (a ChannelTransition, an
@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -40,12 +41,12 @@ LAYERS_MODEL = {"layers": dict(input_shape=(8, 8, 3), classes=5)}
 
 _SCRIPT = textwrap.dedent(
     """
-    import json, os, sys
+    import json, os, sys, time
     import numpy as np
     import keras
     import keras_mgic
 
-    phase, job_dir = sys.argv[1], sys.argv[2]
+    job_dir = sys.argv[1]
     backend = keras.backend.backend()
     with open(os.path.join(job_dir, "job.json")) as f:
         job = json.load(f)
@@ -62,57 +63,76 @@ _SCRIPT = textwrap.dedent(
         x = keras.layers.GlobalAveragePooling2D()(x)
         return keras.Model(inputs, keras.layers.Dense(classes)(x))
 
-    for name, kwargs in job["models"].items():
-        x = np.load(os.path.join(job_dir, name + "_x.npy"))
-        if phase == "save":
-            keras.utils.set_random_seed(0)
-            kwargs = dict(kwargs, input_shape=tuple(kwargs["input_shape"]))
-            if name == "layers":
-                model = layers_model(**kwargs)
-            else:
-                model = keras_mgic.models.get_model(name, classifier_activation=None, **kwargs)
-            rng = np.random.default_rng(1)
-            for layer in model._flatten_layers():
-                if isinstance(layer, keras.layers.BatchNormalization):
-                    c = layer.moving_mean.shape[0]
-                    layer.set_weights([
-                        rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c),
-                        rng.normal(0, 0.1, c), rng.uniform(0.5, 1.5, c),
-                    ])
-            model.save(os.path.join(job_dir, f"{name}-{backend}.keras"))
-            np.save(os.path.join(job_dir, f"{name}-{backend}-logits.npy"),
-                    model.predict(x, verbose=0))
+    def save(name, kwargs, x):
+        keras.utils.set_random_seed(0)
+        kwargs = dict(kwargs, input_shape=tuple(kwargs["input_shape"]))
+        if name == "layers":
+            model = layers_model(**kwargs)
         else:
-            for source in job["backends"]:
-                model = keras.saving.load_model(os.path.join(job_dir, f"{name}-{source}.keras"))
-                np.save(os.path.join(job_dir, f"{name}-{source}-on-{backend}.npy"),
-                        model.predict(x, verbose=0))
+            model = keras_mgic.models.get_model(name, classifier_activation=None, **kwargs)
+        rng = np.random.default_rng(1)
+        for layer in model._flatten_layers():
+            if isinstance(layer, keras.layers.BatchNormalization):
+                c = layer.moving_mean.shape[0]
+                layer.set_weights([
+                    rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c),
+                    rng.normal(0, 0.1, c), rng.uniform(0.5, 1.5, c),
+                ])
+        model.save(os.path.join(job_dir, f"{name}-{backend}.keras"))
+        np.save(os.path.join(job_dir, f"{name}-{backend}-logits.npy"),
+                model.predict(x, verbose=0))
+
+    inputs = {name: np.load(os.path.join(job_dir, name + "_x.npy")) for name in job["models"]}
+    for name, kwargs in job["models"].items():
+        save(name, kwargs, inputs[name])
+    open(os.path.join(job_dir, backend + ".saved"), "w").close()
+    # Every backend's files are complete once its marker exists (the test kills this
+    # process if another one fails).
+    while not all(os.path.exists(os.path.join(job_dir, b + ".saved")) for b in job["backends"]):
+        time.sleep(0.2)
+    for name in job["models"]:
+        for source in job["backends"]:
+            model = keras.saving.load_model(os.path.join(job_dir, f"{name}-{source}.keras"))
+            np.save(os.path.join(job_dir, f"{name}-{source}-on-{backend}.npy"),
+                    model.predict(inputs[name], verbose=0))
     """
 )
 
 
-def _run_phase(phase, job_dir):
-    """Runs ``phase`` on every backend at once (one process each) and waits for all."""
-    processes = {}
+def _run_backends(job_dir):
+    """One process a backend, all at once: each saves its files, waits until every backend
+    has saved, then loads every file. A process that fails stops the others."""
+    processes, logs = {}, {}
     for backend in BACKENDS:
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+        logs[backend] = open(os.path.join(job_dir, backend + ".log"), "w+")
         processes[backend] = subprocess.Popen(
-            [sys.executable, "-c", _SCRIPT, phase, job_dir],
+            [sys.executable, "-c", _SCRIPT, job_dir],
             cwd=REPO_DIR,
             env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=logs[backend],
         )
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT
+    try:
+        while any(p.poll() is None for p in processes.values()):
+            failed = [b for b, p in processes.items() if p.returncode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     failures = []
     for backend, process in processes.items():
-        try:
-            _, stderr = process.communicate(timeout=SUBPROCESS_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            _, stderr = process.communicate()
         if process.returncode != 0:
-            failures.append(f"{phase} on {backend} failed:\n{stderr[-3000:]}")
+            logs[backend].seek(0)
+            failures.append(
+                f"{backend} exited {process.returncode}:\n{logs[backend].read()[-3000:]}"
+            )
+        logs[backend].close()
     assert not failures, "\n\n".join(failures)
 
 
@@ -127,8 +147,7 @@ def _check_matrix(models, tmp_path):
         x = rng.normal(size=(4, *kwargs["input_shape"])).astype("float32")
         np.save(os.path.join(job_dir, name + "_x.npy"), x)
 
-    _run_phase("save", job_dir)
-    _run_phase("load", job_dir)
+    _run_backends(job_dir)
 
     errors, report = {}, []
     for name in models:

@@ -2,7 +2,10 @@
 MultiWorkerMirroredStrategy with two local worker processes on loopback ports.
 
 Both run in subprocesses: logical devices and collective ops must be configured before
-TensorFlow initialises its devices, which the test process has already done.
+TensorFlow initialises its devices, which the test process has already done. Whole training
+runs in new processes (about a minute of CPU together): ``make test-slow``. The default
+suite checks the segmentation metric under MirroredStrategy in-process
+(tests/test_segmentation_training.py).
 """
 
 import json
@@ -14,6 +17,8 @@ import textwrap
 
 import pytest
 from process_limits import SUBPROCESS_TIMEOUT
+
+pytestmark = pytest.mark.slow
 
 REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = SUBPROCESS_TIMEOUT

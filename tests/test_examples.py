@@ -1,6 +1,7 @@
 """Every example script runs end to end in its smoke mode (subprocess, timeout).
 
-The CIFAR-10 and segmentation examples (minutes each on two cores) run in ``make test-slow``.
+Whole example scripts (each a new process that imports TensorFlow, trains and saves) run in
+``make test-slow``; the demo's table formatting is checked in the default suite.
 """
 
 import ast
@@ -54,12 +55,14 @@ def test_segmentation_smoke(tmp_path):
         assert (tmp_path / "run" / path).exists(), path
 
 
+@pytest.mark.slow
 def test_sequential_mgic_smoke(tmp_path):
     out = _run([_example("sequential_mgic.py"), "--smoke"], tmp_path)
     assert "MGICBlock" in out and "test accuracy" in out
     assert "saved and reloaded: same predictions" in out
 
 
+@pytest.mark.slow
 def test_custom_block_smoke(tmp_path):
     out = _run([_example("custom_block.py"), "--smoke"], tmp_path)
     line = next(line for line in out.splitlines() if line.startswith("levels (filters, groups)"))
