@@ -8,6 +8,8 @@ from keras_mgic import ops
 #: uses them (PyTorch's momentum 0.1 on the new batch is Keras's 0.9 on the running value).
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
+#: The input dtypes TensorFlow's fused kernel takes (its statistics are float32).
+FUSED_DTYPES = ("float32", "float16", "bfloat16")
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
@@ -19,8 +21,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
     with separate moment, normalization and update ops; on a CPU this makes one training
     step of a BatchNorm 2 to 3.5 times slower than TensorFlow's fused kernel, which matters
     in MGIC networks with their many small BatchNorms. The fused path is taken for rank-4
-    channels-last inputs without a mask, renormalization or synchronization, on the
-    TensorFlow backend; everything else is Keras's own path.
+    channels-last inputs without a mask, renormalization or synchronization, in float32,
+    float16 or bfloat16 (the kernel has no float64 version), on the TensorFlow backend;
+    everything else, float64 included, is Keras's own path.
 
     Example:
 
@@ -36,6 +39,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and not self.synchronized
             and len(inputs.shape) == 4
             and self.axis in (-1, 3)
+            and keras.backend.standardize_dtype(inputs.dtype) in FUSED_DTYPES
+            and keras.backend.standardize_dtype(self.variable_dtype) == "float32"
             and ops.has_fused_batch_norm()
         )
 
