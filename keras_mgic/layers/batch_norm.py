@@ -14,16 +14,28 @@ FUSED_DTYPES = ("float32", "float16", "bfloat16")
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class BatchNormalization(keras.layers.BatchNormalization):
-    """``keras.layers.BatchNormalization`` that runs TensorFlow's fused kernel when it can.
+    """``keras.layers.BatchNormalization`` that trains with TensorFlow's fused kernel.
 
     Same arguments, weights, config and numbers as ``keras.layers.BatchNormalization``
     (moving statistics use the biased batch variance, as Keras does). Keras 3 normalizes
-    with separate moment, normalization and update ops; on a CPU this makes one training
-    step of a BatchNorm 2 to 3.5 times slower than TensorFlow's fused kernel, which matters
-    in MGIC networks with their many small BatchNorms. The fused path is taken for rank-4
-    channels-last inputs without a mask, renormalization or synchronization, in float32,
-    float16 or bfloat16 (the kernel has no float64 version), on the TensorFlow backend;
-    everything else, float64 included, is Keras's own path.
+    with separate moment, normalization and update ops; on a CPU this makes a training step
+    of MGIC-ResNet-20 1.2 times and one of DGCNN 2.4 times slower than TensorFlow's fused
+    kernel (``benchmarks/batch_norm_fused.py``, section ``batch_norm_fused`` of
+    BENCHMARKS.md, which also measures the gradient error and the training on the digits).
+
+    The fused kernel is taken in training mode only, for rank-4 channels-last float32,
+    float16 or bfloat16 inputs without a mask, renormalization or synchronization, on the
+    TensorFlow backend (it raises an epsilon below 1.001e-5 to that value). Inference is
+    Keras's own path (a per-channel affine map of the moving statistics): that is what
+    exports (SavedModel, TFLite, ONNX) trace, and tf2onnx turns the fused kernel on
+    EdgeConv's ``(batch, points, k, channels)`` edge tensor into a graph ONNX Runtime
+    rejects. float64 takes :meth:`_float64_call`, the normalization written out (TensorFlow's
+    fused kernel has no float64 version, and Keras's path loses precision on JAX).
+
+    Args:
+        fused: ``None`` (default): the fused kernel where it can run and
+            :attr:`FUSED_DEFAULT` is True; ``True``: where it can run; ``False``: never.
+        **kwargs: the arguments of ``keras.layers.BatchNormalization``.
 
     Example:
 
@@ -32,9 +44,29 @@ class BatchNormalization(keras.layers.BatchNormalization):
     (2, 4, 4, 8)
     """
 
-    def _can_fuse(self, inputs, mask):
+    #: Whether ``fused=None`` layers take the fused kernel (see BENCHMARKS.md,
+    #: ``batch_norm_fused``, for the measurement behind the default).
+    FUSED_DEFAULT = True
+
+    def __init__(self, *args, fused=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if fused not in (None, True, False):
+            raise ValueError(f"`fused` must be None, True or False. Received: fused={fused!r}")
+        self.fused = fused
+
+    def get_config(self):
+        config = super().get_config()
+        if self.fused is not None:
+            config["fused"] = self.fused
+        return config
+
+    def _can_fuse(self, inputs, training, mask):
+        fused = self.FUSED_DEFAULT if self.fused is None else self.fused
         return (
-            mask is None
+            fused
+            and training
+            and self.trainable
+            and mask is None
             and not self.renorm
             and not self.synchronized
             and len(inputs.shape) == 4
@@ -44,28 +76,52 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and ops.has_fused_batch_norm()
         )
 
-    def call(self, inputs, training=None, mask=None):
-        if not self._can_fuse(inputs, mask):
-            return super().call(inputs, training=training, mask=mask)
-        channels = inputs.shape[-1]
-        gamma = self.gamma if self.scale else keras.ops.ones((channels,), "float32")
-        beta = self.beta if self.center else keras.ops.zeros((channels,), "float32")
+    def _float64_call(self, inputs, training):
+        """Keras's normalization written out in float64: ``(x - mean) / sqrt(var + eps)``.
+
+        On JAX and PyTorch, Keras's own path loses float64 precision (measured: outputs
+        4e-7 from the exact values on JAX, and finite-difference gradient checks of MGIC
+        blocks off by 0.5% to 1%), so float64 layers without a mask, renormalization or
+        synchronization take this path on every backend.
+        """
+        axes = [i for i in range(len(inputs.shape)) if i != self.axis % len(inputs.shape)]
         if training and self.trainable:
-            outputs, mean, variance = ops.fused_batch_norm(
-                inputs, gamma, beta, epsilon=self.epsilon, training=True
-            )
+            mean, variance = keras.ops.moments(inputs, axes=axes)
             self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
             self.moving_variance.assign(
                 self.moving_variance * self.momentum + variance * (1 - self.momentum)
             )
         else:
-            outputs, _, _ = ops.fused_batch_norm(
-                inputs,
-                gamma,
-                beta,
-                mean=self.moving_mean,
-                variance=self.moving_variance,
-                epsilon=self.epsilon,
-                training=False,
-            )
+            mean, variance = self.moving_mean, self.moving_variance
+        shape = [1] * len(inputs.shape)
+        shape[self.axis] = inputs.shape[self.axis]
+        outputs = (inputs - keras.ops.reshape(mean, shape)) / keras.ops.sqrt(
+            keras.ops.reshape(variance, shape) + self.epsilon
+        )
+        if self.scale:
+            outputs = outputs * keras.ops.reshape(self.gamma, shape)
+        if self.center:
+            outputs = outputs + keras.ops.reshape(self.beta, shape)
+        return outputs
+
+    def call(self, inputs, training=None, mask=None):
+        if (
+            keras.backend.standardize_dtype(inputs.dtype) == "float64"
+            and mask is None
+            and not self.renorm
+            and not self.synchronized
+        ):
+            return self._float64_call(inputs, training)
+        if not self._can_fuse(inputs, training, mask):
+            return super().call(inputs, training=training, mask=mask)
+        channels = inputs.shape[-1]
+        gamma = self.gamma if self.scale else keras.ops.ones((channels,), "float32")
+        beta = self.beta if self.center else keras.ops.zeros((channels,), "float32")
+        outputs, mean, variance = ops.fused_batch_norm(
+            inputs, gamma, beta, epsilon=self.epsilon, training=True
+        )
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * (1 - self.momentum)
+        )
         return keras.ops.cast(outputs, self.compute_dtype)
