@@ -394,11 +394,18 @@ def _report(args, model, output, calibration, held_out, labels, description):
     print(f"parity vs Keras on {description}: {export.format_parity(figures)}")
 
 
+def _check_data_task(model, source):
+    from keras_mgic.export.data_task import check_data_task
+
+    check_data_task(model, source)
+
+
 def run(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         output = _check_arguments(args)
         model = _load_model(args.model)
+        _check_data_task(model, args.representative_data)
         input_shape = tuple(model.inputs[0].shape[1:])
         calibration, held_out, labels, description = _inputs(args, model, input_shape)
         _export(args, model, output, calibration)

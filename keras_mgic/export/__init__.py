@@ -17,6 +17,8 @@ One job per module:
   builtin kernels).
 * ``parity_check``: :func:`check_parity`, :func:`parity` and :func:`format_parity`.
 * ``paths``: output paths checked before any conversion work, written atomically.
+* ``data_task``: :func:`check_data_task`, a built-in representative data set against the
+  model's task (image classifier, segmentation model, point-cloud classifier).
 
 Grouped convolutions export as single TFLite ``CONV_2D`` ops whose filter has fewer input
 channels than the op's input, and XNNPACK runs them in float32, float16 and int8, faster
@@ -45,6 +47,7 @@ Example:
 1.0
 """
 
+from keras_mgic.export.data_task import DATA_TASKS, check_data_task
 from keras_mgic.export.flatbuffer import check_builtin_ops, conv_groups, list_ops
 from keras_mgic.export.onnx import ONNX_BACKENDS, check_onnx_backend, onnx_inputs, to_onnx
 from keras_mgic.export.parity_check import check_parity, format_parity, parity
@@ -70,12 +73,14 @@ from keras_mgic.export.saved_model import (
 from keras_mgic.export.tflite import QUANTIZATIONS, to_tflite
 
 __all__ = [
+    "DATA_TASKS",
     "EXPORT_BACKENDS",
     "ONNX_BACKENDS",
     "SERVING_INPUT_NAME",
     "QUANTIZATIONS",
     "RUNTIMES",
     "check_builtin_ops",
+    "check_data_task",
     "check_export_backend",
     "check_onnx_backend",
     "check_output_path",
