@@ -10,31 +10,36 @@ BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
 #: The input dtypes TensorFlow's fused kernel takes (its statistics are float32).
 FUSED_DTYPES = ("float32", "float16", "bfloat16")
+#: The values of ``BatchNormalization(fused=...)``.
+FUSED_MODES = (None, True, False, "training", "inference")
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class BatchNormalization(keras.layers.BatchNormalization):
-    """``keras.layers.BatchNormalization`` that trains with TensorFlow's fused kernel.
+    """``keras.layers.BatchNormalization`` with TensorFlow's fused kernel where it pays.
 
     Same arguments, weights, config and numbers as ``keras.layers.BatchNormalization``
-    (moving statistics use the biased batch variance, as Keras does). Keras 3 normalizes
-    with separate moment, normalization and update ops; on a CPU this makes a training step
-    of MGIC-ResNet-20 1.2 times and one of DGCNN 2.4 times slower than TensorFlow's fused
-    kernel (``benchmarks/batch_norm_fused.py``, section ``batch_norm_fused`` of
-    BENCHMARKS.md, which also measures the gradient error and the training on the digits).
-
-    The fused kernel is taken in training mode only, for rank-4 channels-last float32,
-    float16 or bfloat16 inputs without a mask, renormalization or synchronization, on the
-    TensorFlow backend (it raises an epsilon below 1.001e-5 to that value). Inference is
-    Keras's own path (a per-channel affine map of the moving statistics): that is what
-    exports (SavedModel, TFLite, ONNX) trace, and tf2onnx turns the fused kernel on
-    EdgeConv's ``(batch, points, k, channels)`` edge tensor into a graph ONNX Runtime
-    rejects. float64 takes :meth:`_float64_call`, the normalization written out (TensorFlow's
-    fused kernel has no float64 version, and Keras's path loses precision on JAX).
+    (moving statistics use the biased batch variance, as Keras does), plus ``fused``: where
+    TensorFlow's fused kernel (``FusedBatchNormV3``) replaces Keras's separate moment,
+    normalization and update ops. It is taken for rank-4 channels-last float32, float16 or
+    bfloat16 inputs without a mask, renormalization or synchronization, on the TensorFlow
+    backend (it raises an epsilon below 1.001e-5 to that value), in the modes ``fused``
+    names. Measured (``benchmarks/batch_norm_fused.py``, section ``batch_norm_fused`` of
+    BENCHMARKS.md): training MGIC-ResNet-20 with it was no faster (1.0-1.2x), with a larger
+    gradient error against float64 (median 8.4% against 5.8%) and a lower test accuracy on
+    the digits in 3 of 3 seeds, so by default (``FUSED_DEFAULT = "inference"``) it runs in
+    inference only, where it computes the same affine map and TensorFlow folds it into the
+    convolution before it. EdgeConv trains with it (``fused="training"``): its BatchNorm of
+    the ``(batch, points, k, channels)`` edge tensor made DGCNN's training step 1.45-2.4x
+    faster, and in inference it takes Keras's path, since tf2onnx turns the fused kernel on
+    that tensor into a graph ONNX Runtime rejects. float64 takes :meth:`_float64_call`, the
+    normalization written out (the fused kernel has no float64 version, and Keras's path
+    loses precision on JAX).
 
     Args:
-        fused: ``None`` (default): the fused kernel where it can run and
-            :attr:`FUSED_DEFAULT` is True; ``True``: where it can run; ``False``: never.
+        fused: ``None`` (default): :attr:`FUSED_DEFAULT`; ``True``: the fused kernel in
+            training and inference; ``"training"`` or ``"inference"``: in that mode only;
+            ``False``: never.
         **kwargs: the arguments of ``keras.layers.BatchNormalization``.
 
     Example:
@@ -44,14 +49,15 @@ class BatchNormalization(keras.layers.BatchNormalization):
     (2, 4, 4, 8)
     """
 
-    #: Whether ``fused=None`` layers take the fused kernel (see BENCHMARKS.md,
-    #: ``batch_norm_fused``, for the measurement behind the default).
-    FUSED_DEFAULT = True
+    #: Where ``fused=None`` layers take the fused kernel: in inference only. Training with
+    #: it measured no faster for MGIC-ResNet-20, with a larger gradient error against
+    #: float64 and a lower test accuracy on the digits (BENCHMARKS.md, ``batch_norm_fused``).
+    FUSED_DEFAULT = "inference"
 
     def __init__(self, *args, fused=None, **kwargs):
         super().__init__(*args, **kwargs)
-        if fused not in (None, True, False):
-            raise ValueError(f"`fused` must be None, True or False. Received: fused={fused!r}")
+        if fused not in FUSED_MODES:
+            raise ValueError(f"`fused` must be one of {FUSED_MODES}. Received: fused={fused!r}")
         self.fused = fused
 
     def get_config(self):
@@ -61,11 +67,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
         return config
 
     def _can_fuse(self, inputs, training, mask):
-        fused = self.FUSED_DEFAULT if self.fused is None else self.fused
+        mode = self.FUSED_DEFAULT if self.fused is None else self.fused
+        mode = "inference" if mode is None else mode
+        in_training = bool(training and self.trainable)
+        wanted = mode is True or mode == ("training" if in_training else "inference")
         return (
-            fused
-            and training
-            and self.trainable
+            wanted
             and mask is None
             and not self.renorm
             and not self.synchronized
@@ -117,11 +124,22 @@ class BatchNormalization(keras.layers.BatchNormalization):
         channels = inputs.shape[-1]
         gamma = self.gamma if self.scale else keras.ops.ones((channels,), "float32")
         beta = self.beta if self.center else keras.ops.zeros((channels,), "float32")
-        outputs, mean, variance = ops.fused_batch_norm(
-            inputs, gamma, beta, epsilon=self.epsilon, training=True
-        )
-        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
-        self.moving_variance.assign(
-            self.moving_variance * self.momentum + variance * (1 - self.momentum)
-        )
+        if training and self.trainable:
+            outputs, mean, variance = ops.fused_batch_norm(
+                inputs, gamma, beta, epsilon=self.epsilon, training=True
+            )
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1 - self.momentum)
+            )
+        else:
+            outputs, _, _ = ops.fused_batch_norm(
+                inputs,
+                gamma,
+                beta,
+                mean=self.moving_mean,
+                variance=self.moving_variance,
+                epsilon=self.epsilon,
+                training=False,
+            )
         return keras.ops.cast(outputs, self.compute_dtype)

@@ -77,8 +77,14 @@ class EdgeConv(GraphConv):
             k=k,
             **kwargs,
         )
+        # The fused kernel trains faster on the rank-4 edge tensor; in inference tf2onnx
+        # turns it into a graph ONNX Runtime rejects (BatchNormalization's docstring).
         self.bn = BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype_policy, name="bn"
+            momentum=BN_MOMENTUM,
+            epsilon=BN_EPSILON,
+            fused="training",
+            dtype=self.dtype_policy,
+            name="bn",
         )
 
     def build(self, input_shape):
