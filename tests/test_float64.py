@@ -1,5 +1,6 @@
 """float64 on every backend: training-mode gradients of a small MGIC block and of point-cloud
-blocks against central finite differences, and float64 builders against their float32 twins.
+blocks against central finite differences (``backends``: also on JAX and PyTorch), and
+float64 builders against their float32 twins (TensorFlow's suite).
 
 On TensorFlow this covers the two kernels without a float64 version on CPU, the fused
 BatchNorm (``keras_mgic.layers.BatchNormalization`` falls back to Keras's own path) and the
@@ -25,8 +26,6 @@ from keras_mgic.layers import (
     KNNGraph,
     MGICBlock,
 )
-
-pytestmark = pytest.mark.backends
 
 #: Largest finite-difference error allowed, relative to the largest gradient checked.
 TOLERANCE = 1e-6
@@ -93,6 +92,36 @@ def _autodiff(layer, x, probe, kwargs):
     return [keras.ops.convert_to_numpy(g) for g in grads]
 
 
+def _evaluator(layer, probe, kwargs):
+    """``loss(x, weights)``: sum(layer(x) * probe) in training mode with the trainable
+    weights replaced by ``weights`` (jit-compiled once on JAX, where eager calls are slow)."""
+    if keras.backend.backend() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        fixed = [v.value for v in layer.non_trainable_variables]
+        if "training" in inspect.signature(layer.call).parameters:
+            kwargs = {**kwargs, "training": True}
+
+        @jax.jit
+        def loss(x, weights):
+            y, _ = layer.stateless_call(weights, fixed, x, **kwargs)
+            return jnp.sum(y * probe)
+
+        return lambda x, weights: float(loss(x, weights))
+
+    def loss(x, weights):
+        originals = [keras.ops.convert_to_numpy(v) for v in layer.trainable_variables]
+        for variable, value in zip(layer.trainable_variables, weights, strict=True):
+            variable.assign(value)
+        value = _loss(layer, x, probe, kwargs)
+        for variable, value_ in zip(layer.trainable_variables, originals, strict=True):
+            variable.assign(value_)
+        return value
+
+    return loss
+
+
 def _fd_error(layer, x, kwargs, seed=0):
     """Max |finite difference - autodiff| / max |autodiff| over probed coordinates."""
     rng = np.random.default_rng(seed)
@@ -100,26 +129,20 @@ def _fd_error(layer, x, kwargs, seed=0):
     probe = rng.normal(size=tuple(y.shape))
     grads = _autodiff(layer, x, probe, kwargs)
     assert all(g.dtype == np.float64 for g in grads)
+    loss = _evaluator(layer, probe, kwargs)
+    weights = [keras.ops.convert_to_numpy(v) for v in layer.trainable_variables]
     errors, scale = [], max(float(np.max(np.abs(g))) for g in grads)
-    weights = rng.permutation(np.arange(1, len(grads)))[:WEIGHTS]
-    for index in [0, *weights]:
+    for index in [0, *rng.permutation(np.arange(1, len(grads)))[:WEIGHTS]]:
         grad = grads[index]
         for flat in rng.choice(grad.size, size=min(PROBES, grad.size), replace=False):
             where = np.unravel_index(flat, grad.shape)
             values = []
             for sign in (1, -1):
-                if index == 0:
-                    shifted = x.copy()
-                    shifted[where] += sign * EPSILON
-                    values.append(_loss(layer, shifted, probe, kwargs))
-                else:
-                    variable = layer.trainable_variables[index - 1]
-                    original = keras.ops.convert_to_numpy(variable)
-                    shifted = original.copy()
-                    shifted[where] += sign * EPSILON
-                    variable.assign(shifted)
-                    values.append(_loss(layer, x, probe, kwargs))
-                    variable.assign(original)
+                arrays = [x, *weights]
+                shifted = arrays[index].copy()
+                shifted[where] += sign * EPSILON
+                arrays[index] = shifted
+                values.append(loss(arrays[0], arrays[1:]))
             numeric = (values[0] - values[1]) / (2 * EPSILON)
             errors.append(abs(numeric - grad[where]))
     return max(errors) / scale
@@ -129,6 +152,7 @@ def _images(shape, seed=1):
     return np.random.default_rng(seed).normal(size=shape)
 
 
+@pytest.mark.backends
 def test_batch_norm_float64_matches_numpy():
     """Training and inference in float64 against NumPy, to float64 precision (Keras's own
     BatchNormalization is 4e-7 off on JAX)."""
@@ -146,11 +170,13 @@ def test_batch_norm_float64_matches_numpy():
     np.testing.assert_allclose(got, expected, atol=1e-12)
 
 
+@pytest.mark.backends
 def test_grouped_conv_float64_gradient():
     layer = GroupedConv2D(8, 3, groups=4, padding="same", dtype="float64")
     assert _fd_error(layer, _images((2, 5, 5, 8)), {}) < TOLERANCE
 
 
+@pytest.mark.backends
 def test_mgic_block_float64_gradient():
     block = MGICBlock(group_size=4, coarsest_size=4, dtype="float64")  # 16 -> 8 -> 4 channels
     error = _fd_error(block, _images((2, 4, 4, 16)), {})
@@ -162,12 +188,14 @@ def _cloud(points=12, channels=8, seed=2):
     return x, keras.ops.convert_to_numpy(KNNGraph(k=3)(x[..., :3].astype("float32")))
 
 
+@pytest.mark.backends
 def test_edge_conv_float64_gradient():
     x, neighbors = _cloud()
     error = _fd_error(EdgeConv(8, groups=2, dtype="float64"), x, {"neighbors": neighbors})
     assert error < TOLERANCE, error
 
 
+@pytest.mark.backends
 def test_point_mgic_block_float64_gradient():
     x, neighbors = _cloud(channels=16)
     coordinates = x[..., :3]
@@ -186,6 +214,7 @@ def test_point_mgic_block_float64_gradient():
     ],
 )
 def test_float64_builder_trains_and_matches_float32_twin(name, kwargs, shape):
+    """TensorFlow's suite only: on JAX, building and eagerly training these takes minutes."""
     x = np.random.default_rng(3).normal(size=shape)
     twin = models.get_model(name, classes=3, **kwargs)
     keras.config.set_dtype_policy("float64")
