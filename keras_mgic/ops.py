@@ -9,7 +9,10 @@ One exception on the TensorFlow backend: TensorFlow's CPU kernels have no float1
 for grouped convolutions ("Gradients for grouped convolutions are not supported on CPU"),
 which breaks ``mixed_float16`` training. When no GPU is visible, a grouped float16
 convolution is therefore computed in float32 and its result cast back to float16 (bfloat16
-runs natively). With a GPU, float16 stays float16.
+runs natively). With a GPU, float16 stays float16. A float64 grouped convolution on CPU keeps
+TensorFlow's grouped forward kernel (it has a float64 version) and takes its gradients from
+per-group ops that have float64 kernels (depthwise, ``einsum`` or per-group dense
+convolutions), as when oneDNN is off.
 
 On the JAX backend with the CPU platform, XLA's CPU grouped convolution (the
 ``feature_group_count`` of ``jax.lax.conv_general_dilated``, which ``keras.ops.conv`` uses) is
@@ -136,7 +139,10 @@ def _tensorflow_grouped_conv2d(inputs, kernel, strides, padding, dilation_rate):
         )
 
     grouped = kernel.shape[-2] != inputs.shape[-1]
-    if grouped and not _tensorflow_has_grouped_gradients():
+    # TensorFlow's CPU kernels have no float64 grouped-convolution gradients, even with
+    # oneDNN ("Gradients for grouped convolutions are not supported on CPU").
+    float64_on_cpu = inputs.dtype == tf.float64 and not _tensorflow_has_gpu()
+    if grouped and (float64_on_cpu or not _tensorflow_has_grouped_gradients()):
         conv = _tensorflow_unfused_grouped_conv2d(
             conv,
             lambda x, w: _tensorflow_portable_grouped_conv2d(x, w, strides, padding, dilation_rate),

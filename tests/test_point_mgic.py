@@ -241,8 +241,12 @@ def test_parameters_and_macs_grow_linearly_with_the_width(block_name, kwargs):
 def test_graph_inputs_are_checked():
     coordinates, neighbors = _graph()
     x = _normal((2, 24, 16), seed=8)
-    with pytest.raises(ValueError, match="DiffGCNConv needs `coordinates`.*coordinates=None"):
-        MGICBlock(4, 8, block="diffgcn")(x, neighbors=neighbors)
+    # Without coordinates, the input's first coordinate_dim channels are the coordinates.
+    block = MGICBlock(4, 8, block="diffgcn")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(block(x, neighbors=neighbors)),
+        keras.ops.convert_to_numpy(block(x, neighbors=neighbors, coordinates=x[..., :3])),
+    )
     with pytest.raises(ValueError, match="EdgeConv needs `neighbors`.*neighbors=None"):
         MGICBlock(4, 8, block="edgeconv")(x)
     with pytest.raises(ValueError, match="EdgeConv does not take `coordinates`"):

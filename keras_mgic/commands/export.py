@@ -1,8 +1,9 @@
-"""``keras-mgic export MODEL.keras``: SavedModel or TFLite, then the parity figures.
+"""``keras-mgic export MODEL.keras``: SavedModel, TFLite or ONNX, then the parity figures.
 
 Examples::
 
     keras-mgic export model.keras --format saved_model
+    keras-mgic export model.keras --format onnx
     keras-mgic export model.keras --format tflite --quantization float16
     keras-mgic export model.keras --format tflite --quantization int8 \\
         --representative-data digits
@@ -15,7 +16,8 @@ Every argument, the model file and the output path are checked before any conver
 an error is one line on stderr and exit status 2. An existing output is refused unless
 ``--overwrite``. The output is written to a temporary file or folder next to it, synced and
 renamed into place, so a failed or killed export leaves the old output as it was or the new
-one complete. A model file that is not a ``.keras`` archive is reported as such. int8 is
+one complete. A model file that is not a ``.keras`` archive is reported as such. ONNX needs
+the ``onnx`` extra (tf2onnx, onnx, onnxruntime). int8 is
 refused for the point-cloud models: the TFLite runtime aborts on a quantized k-NN graph
 (``keras_mgic.export.int8_support``); ``digit_points`` then only holds out parity inputs.
 
@@ -65,7 +67,10 @@ ANY_SIZE_INPUT = 64
 def add_arguments(parser):
     parser.add_argument("model", help="a .keras model file")
     parser.add_argument(
-        "--format", choices=("saved_model", "tflite"), required=True, help="export format"
+        "--format",
+        choices=("saved_model", "tflite", "onnx"),
+        required=True,
+        help="export format (onnx: needs the onnx extra)",
     )
     parser.add_argument(
         "--quantization",
@@ -115,6 +120,8 @@ def default_output(model_path, export_format, quantization):
     stem = os.path.splitext(model_path)[0]
     if export_format == "saved_model":
         return f"{stem}_saved_model"
+    if export_format == "onnx":
+        return f"{stem}.onnx"
     return f"{stem}_{quantization}.tflite" if quantization else f"{stem}.tflite"
 
 
@@ -273,7 +280,7 @@ def _size(path):
 
 
 def _check_options(args):
-    if args.format == "saved_model" and (args.quantization or args.integer_io):
+    if args.format != "tflite" and (args.quantization or args.integer_io):
         raise ValueError(
             "Quantization applies to TFLite only: use --format tflite. "
             f"Received: quantization={args.quantization!r}, integer_io={args.integer_io}"
@@ -368,6 +375,8 @@ def _export(args, model, output, calibration):
 
     if args.format == "saved_model":
         return export.to_saved_model(model, output)
+    if args.format == "onnx":
+        return export.to_onnx(model, output)
     return export.to_tflite(
         model,
         output,
@@ -380,7 +389,7 @@ def _export(args, model, output, calibration):
 def _report(args, model, output, calibration, held_out, labels, description):
     from keras_mgic import export
 
-    kind = "saved_model" if args.format == "saved_model" else f"tflite {args.quantization or ''}"
+    kind = args.format if args.format != "tflite" else f"tflite {args.quantization or ''}"
     print(f"wrote {output} ({kind.strip()}, {_size(output) / 1024:.1f} KiB)")
     if args.format == "tflite":
         print(f"ops: {', '.join(export.check_builtin_ops(output))}")
@@ -390,11 +399,18 @@ def _report(args, model, output, calibration, held_out, labels, description):
     print(f"parity vs Keras on {description}: {export.format_parity(figures)}")
 
 
+def _check_data_task(model, source):
+    from keras_mgic.export.data_task import check_data_task
+
+    check_data_task(model, source)
+
+
 def run(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         output = _check_arguments(args)
         model = _load_model(args.model)
+        _check_data_task(model, args.representative_data)
         input_shape = tuple(model.inputs[0].shape[1:])
         calibration, held_out, labels, description = _inputs(args, model, input_shape)
         _export(args, model, output, calibration)

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from keras_mgic.export.runtime import run_saved_model, run_tflite
+from keras_mgic.export.runtime import run_onnx, run_saved_model, run_tflite
 
 
 def parity(reference, outputs):
@@ -74,13 +74,14 @@ def check_parity(
     """Compares an exported model with the Keras model on ``inputs``.
 
     ``exported_path`` is a ``.tflite`` file (run with ``run_tflite``; int8 I/O is
-    (de)quantized there) or a SavedModel folder (run with ``run_saved_model``). The
+    (de)quantized there), an ``.onnx`` file (run on ONNX Runtime with ``run_onnx``) or a
+    SavedModel folder (run with ``run_saved_model``). The
     Keras reference is ``model.predict(inputs)`` in inference mode, with the model's own
     dtype policy: for a mixed-precision model the figures include its float16 rounding.
 
     Args:
         model: the Keras model that was exported.
-        exported_path: a ``.tflite`` file or a SavedModel folder.
+        exported_path: a ``.tflite`` or ``.onnx`` file, or a SavedModel folder.
         inputs: float array ``(n, ...)`` of held-out inputs.
         runtime: TFLite runtime, see ``interpreter_class``.
         batch_size: inputs per call.
@@ -106,6 +107,8 @@ def check_parity(
     exported_path = os.fspath(exported_path)
     if os.path.isdir(exported_path):
         outputs = run_saved_model(exported_path, inputs, batch_size=batch_size)
+    elif exported_path.lower().endswith(".onnx"):
+        outputs = run_onnx(exported_path, inputs, batch_size=batch_size)
     else:
         outputs = run_tflite(exported_path, inputs, runtime=runtime, batch_size=batch_size)
     if reference.ndim != 4:  # classifiers: one row of scores per input

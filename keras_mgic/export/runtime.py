@@ -1,7 +1,8 @@
 """Running exported files: TFLite interpreters, SavedModel signatures, XNNPACK coverage.
 
 TFLite files run on ``ai_edge_litert.interpreter.Interpreter`` (the ``litert`` extra) when
-it is installed, else on ``tf.lite.Interpreter``.
+it is installed, else on ``tf.lite.Interpreter``; ONNX files on ONNX Runtime (the ``onnx``
+extra).
 """
 
 import os
@@ -208,4 +209,52 @@ def run_saved_model(path, inputs, batch_size=64):
         result = signature(**{name: tf.constant(inputs[start : start + batch_size])})
         (value,) = result.values()
         outputs.append(value.numpy().astype("float32"))
+    return np.concatenate(outputs, axis=0)
+
+
+def onnx_session(path):
+    """An ONNX Runtime ``InferenceSession`` of ``path`` on the CPU.
+
+    Raises:
+        ImportError: without ``onnxruntime``, saying how to install it.
+    """
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError(
+            "Running an ONNX file needs ONNX Runtime: `pip install onnxruntime` (or "
+            "`keras-mgic[onnx]`). Received: no `onnxruntime` module installed"
+        ) from error
+    return onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+
+
+def run_onnx(path, inputs, batch_size=64):
+    """Runs a single-input, single-output ONNX file on ONNX Runtime.
+
+    Args:
+        path: an ``.onnx`` file.
+        inputs: float array ``(n, ...)``.
+        batch_size: inputs per run (the file's batch dimension is dynamic).
+
+    Returns:
+        float32 NumPy array of outputs, ``(n, ...)``.
+
+    Example:
+
+    >>> run_onnx("model.onnx", np.zeros((3, 32, 32, 3), "float32")).shape  # doctest: +SKIP
+    (3, 10)
+    """
+    session = onnx_session(path)
+    feeds, fetches = session.get_inputs(), session.get_outputs()
+    if len(feeds) != 1 or len(fetches) != 1:
+        raise ValueError(
+            "run_onnx needs a single-input, single-output model. Received: "
+            f"inputs={len(feeds)}, outputs={len(fetches)}"
+        )
+    name = feeds[0].name
+    inputs = np.asarray(inputs, dtype="float32")
+    outputs = [
+        session.run(None, {name: inputs[start : start + batch_size]})[0].astype("float32")
+        for start in range(0, len(inputs), batch_size)
+    ]
     return np.concatenate(outputs, axis=0)

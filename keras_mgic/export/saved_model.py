@@ -12,6 +12,8 @@ from keras_mgic.export import paths
 from keras_mgic.export.precision import dtype_name, float32_model
 
 EXPORT_BACKENDS = ("tensorflow", "jax")
+#: The name of the one input of every exported file (SavedModel, TFLite, ONNX).
+SERVING_INPUT_NAME = "inputs"
 
 
 def check_export_backend():
@@ -55,12 +57,23 @@ def single_input(model):
     return model.inputs[0]
 
 
-def _input_signature(model):
+def serving_signature(model):
+    """The input signature of every export route: ``(None, *input_shape)``, named
+    :data:`SERVING_INPUT_NAME` (``"inputs"``), in the model input's dtype.
+
+    The SavedModel's ``serving_default`` signature, the TFLite file (converted from that
+    SavedModel) and the ONNX file all take their one input under this name.
+
+    Example:
+
+    >>> serving_signature(keras.Sequential([keras.Input((8, 8, 3))]))[0].name
+    'inputs'
+    """
     import tensorflow as tf
 
     tensor = single_input(model)
     shape = (None, *tuple(tensor.shape)[1:])
-    return [tf.TensorSpec(shape, dtype_name(tensor.dtype), name="inputs")]
+    return [tf.TensorSpec(shape, dtype_name(tensor.dtype), name=SERVING_INPUT_NAME)]
 
 
 def serving_inputs(path):
@@ -109,7 +122,7 @@ def serving_batch_dims(path):
 def write_saved_model(model, folder, verbose=False):
     """Writes a float32 single-input model into ``folder``; checks the batch is dynamic."""
     model.export(
-        folder, format="tf_saved_model", input_signature=_input_signature(model), verbose=verbose
+        folder, format="tf_saved_model", input_signature=serving_signature(model), verbose=verbose
     )
     batch_dims = serving_batch_dims(folder)
     if any(dim is not None for dim in batch_dims.values()):

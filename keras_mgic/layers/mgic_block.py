@@ -15,6 +15,8 @@ from keras_mgic.layers.layer_utils import (
 )
 from keras_mgic.layers.level_blocks import LEVEL_BLOCKS, BottleneckBlock
 from keras_mgic.layers.point_cloud import POINT_LEVEL_BLOCKS
+from keras_mgic.layers.point_cloud.diffgcn import input_coordinates
+from keras_mgic.layers.point_cloud.knn import check_enough_points, knn_indices
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 from keras_mgic.layers.validation import feature_channels, positive_even_int, positive_int
 
@@ -114,7 +116,9 @@ class MGICBlock(keras.layers.Layer):
     graph inputs given to the MGIC block, ``neighbors`` (``(batch, points, k)`` indices, e.g.
     from ``KNNGraph``) and ``coordinates``, are passed to the block of every level, each
     block getting those its ``call`` takes. One graph serves all levels: the levels differ in
-    channels, not in points.
+    channels, not in points. Without ``neighbors``, ``block_kwargs={"k": k}`` builds the
+    k-NN graph of the block's input; without ``coordinates``, the input's first
+    ``coordinate_dim`` channels serve (the package's layout: coordinates first).
 
     Args:
         group_size: positive even int ``s_g``, the channels per group on the fine levels.
@@ -287,7 +291,7 @@ class MGICBlock(keras.layers.Layer):
     def call(self, inputs, training=None, neighbors=None, coordinates=None):
         graph = self._block_graph_inputs(neighbors=neighbors, coordinates=coordinates)
         if self._points:
-            return self._cycle(inputs, training, graph)
+            return self._cycle(inputs, training, self._complete_graph(inputs, graph))
         outputs = self._cycle(to_channels_last(inputs, self.data_format), training, graph)
         return from_channels_last(outputs, self.data_format)
 
@@ -310,6 +314,26 @@ class MGICBlock(keras.layers.Layer):
                     f"block(features, {usage}). Received: {key}=None"
                 )
         return {key: value for key, value in given.items() if key in self._graph_inputs}
+
+    def _complete_graph(self, inputs, graph):
+        """The graph inputs the caller left out, built once from the block's input for every
+        level: ``neighbors``, the k-NN graph (``k`` in ``block_kwargs``); ``coordinates``,
+        the input's first ``coordinate_dim`` channels."""
+        name = self.block_class.__name__
+        if "neighbors" in graph and graph["neighbors"] is None:
+            k = self.block_kwargs.get("k")
+            if k is None:
+                raise ValueError(
+                    f"MGICBlock's per-level block {name} needs `neighbors`: call the block as "
+                    "block(features, neighbors=...), or give `k` in `block_kwargs` to build "
+                    "the k-NN graph of the block's input. Received: neighbors=None"
+                )
+            check_enough_points("MGICBlock", inputs.shape[1], k)
+            graph["neighbors"] = knn_indices(inputs, k)
+        dim = getattr(self.level_blocks[0], "coordinate_dim", None)
+        if "coordinates" in graph and graph["coordinates"] is None and dim is not None:
+            graph["coordinates"] = input_coordinates("MGICBlock", inputs, None, dim)
+        return graph
 
     def _cycle(self, inputs, training, graph):
         fine = [inputs]

@@ -34,6 +34,7 @@ from keras_mgic.layers import ResizeLike
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
+from keras_mgic.models import application_helpers as helpers
 from keras_mgic.models import applications as apps
 from keras_mgic.models import mobilenet_v3
 
@@ -274,3 +275,49 @@ LRASPPMobileNetV3Large = _BUILDERS["LRASPPMobileNetV3Large"]
 LRASPPMobileNetV3Small = _BUILDERS["LRASPPMobileNetV3Small"]
 MGICLRASPPMobileNetV3Large = _BUILDERS["MGICLRASPPMobileNetV3Large"]
 MGICLRASPPMobileNetV3Small = _BUILDERS["MGICLRASPPMobileNetV3Small"]
+
+
+def preprocess_input(x, data_format=None):
+    """Returns ``x`` unchanged: the models preprocess their input themselves.
+
+    The builders default to ``include_preprocessing=True``: the model takes raw
+    ``[0, 255]`` pixels and rescales them inside, as ``keras.applications.mobilenet_v3``
+    does, whose ``preprocess_input`` is the identity too. (For a model built with
+    ``include_preprocessing=False``, feed ``x / 127.5 - 1``.)
+
+    Args:
+        x: images, a NumPy array or a backend tensor.
+        data_format: ``None``, ``"channels_last"`` or ``"channels_first"`` (only checked).
+
+    Returns:
+        ``x``.
+
+    Example:
+
+    >>> preprocess_input(np.array([0.0, 255.0])).tolist()
+    [0.0, 255.0]
+    """
+    return helpers.identity_input(x, data_format=data_format)
+
+
+def decode_predictions(preds, top=5, class_names=None):
+    """The ``top`` classes of each segmentation output by their share of the pixels.
+
+    The segmentation twin of ``keras.applications``' helper: each pixel counts for its
+    highest-scoring class.
+
+    Args:
+        preds: the model's per-pixel scores ``(samples, height, width, classes)``.
+        top: how many classes per image, at most (classes no pixel has are left out).
+        class_names: one name per class; default: the class indices as strings.
+
+    Returns:
+        One list per image of ``(class_id, class_name, pixel_fraction)`` tuples.
+
+    Example:
+
+    >>> logits = np.zeros((1, 2, 2, 2)); logits[0, 0, 0, 1] = 1
+    >>> decode_predictions(logits, class_names=["background", "digit"])
+    [[('0', 'background', 0.75), ('1', 'digit', 0.25)]]
+    """
+    return helpers.decode_pixels(preds, top=top, class_names=class_names)

@@ -29,6 +29,7 @@ from keras_mgic.layers.channel_hierarchy import (
     make_divisible,
 )
 from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
+from keras_mgic.models import application_helpers as helpers
 from keras_mgic.models import applications as apps
 
 _MIN_INPUT_SIZE = 32  # five stride-2 reductions
@@ -590,3 +591,47 @@ MobileNetV3Large = _BUILDERS["MobileNetV3Large"]
 MobileNetV3Small = _BUILDERS["MobileNetV3Small"]
 MGICMobileNetV3Large = _BUILDERS["MGICMobileNetV3Large"]
 MGICMobileNetV3Small = _BUILDERS["MGICMobileNetV3Small"]
+
+
+def preprocess_input(x, data_format=None):
+    """Returns ``x`` unchanged: the models preprocess their input themselves.
+
+    The builders default to ``include_preprocessing=True``: the model takes raw
+    ``[0, 255]`` pixels and rescales them inside, as ``keras.applications.mobilenet_v3``
+    does, whose ``preprocess_input`` is the identity too. (For a model built with
+    ``include_preprocessing=False``, feed ``x / 127.5 - 1``.)
+
+    Args:
+        x: images, a NumPy array or a backend tensor.
+        data_format: ``None``, ``"channels_last"`` or ``"channels_first"`` (only checked).
+
+    Returns:
+        ``x``.
+
+    Example:
+
+    >>> preprocess_input(np.array([0.0, 255.0])).tolist()
+    [0.0, 255.0]
+    """
+    return helpers.identity_input(x, data_format=data_format)
+
+
+def decode_predictions(preds, top=5, class_names=None):
+    """The ``top`` classes of each prediction, as ``keras.applications``' helper.
+
+    Args:
+        preds: the model's scores ``(samples, classes)``.
+        top: how many classes per sample.
+        class_names: one name per class. Without it, 1000 classes are named by the
+            ImageNet class index ``keras.applications`` downloads (a one-line
+            ``ValueError`` offline); any other count needs ``class_names``.
+
+    Returns:
+        One list per sample of ``(class_id, class_name, score)`` tuples, best first.
+
+    Example:
+
+    >>> decode_predictions(np.array([[0.2, 0.8]]), top=1, class_names=["cat", "dog"])
+    [[('1', 'dog', 0.8)]]
+    """
+    return helpers.decode_classes(preds, top=top, class_names=class_names)

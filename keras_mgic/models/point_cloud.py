@@ -40,6 +40,7 @@ from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.point_cloud import PointCoordinates, PointTransition
 from keras_mgic.layers.point_cloud.diffgcn import TERMS, check_terms
 from keras_mgic.layers.validation import positive_even_int, positive_int
+from keras_mgic.models import application_helpers as helpers
 from keras_mgic.models import applications as apps
 from keras_mgic.models.point_input import point_input
 
@@ -415,3 +416,46 @@ MGICDiffGCN.__doc__ = _doc(
     ">>> model = MGICDiffGCN(input_shape=(128, 3), k=4, classes=5)\n"
     '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16]',
 )
+
+
+def preprocess_input(x, data_format=None):
+    """Returns ``x`` unchanged: the classifiers take clouds as the package's data sets give them.
+
+    ModelNet clouds are centred and scaled to the unit sphere when they are sampled
+    (``keras_mgic.data.modelnet``), ``digit_points`` clouds have ``x`` and ``y`` in
+    ``[-1, 1]`` and the ink intensity in ``[0, 1]``; the models add nothing to that.
+
+    Args:
+        x: point clouds ``(batch, points, channels)``.
+        data_format: ``None``, ``"channels_last"`` or ``"channels_first"`` (only checked).
+
+    Returns:
+        ``x``.
+
+    Example:
+
+    >>> preprocess_input(np.zeros((1, 4, 3))).shape
+    (1, 4, 3)
+    """
+    return helpers.identity_input(x, data_format=data_format)
+
+
+def decode_predictions(preds, top=5, class_names=None):
+    """The ``top`` classes of each prediction, as ``keras.applications``' helper.
+
+    Args:
+        preds: the model's scores ``(samples, classes)``.
+        top: how many classes per sample.
+        class_names: one name per class. Without it, 1000 classes are named by the
+            ImageNet class index ``keras.applications`` downloads (a one-line
+            ``ValueError`` offline); any other count needs ``class_names``.
+
+    Returns:
+        One list per sample of ``(class_id, class_name, score)`` tuples, best first.
+
+    Example:
+
+    >>> decode_predictions(np.array([[0.2, 0.8]]), top=1, class_names=["cat", "dog"])
+    [[('1', 'dog', 0.8)]]
+    """
+    return helpers.decode_classes(preds, top=top, class_names=class_names)

@@ -28,6 +28,7 @@ from keras_mgic.layers import BottleneckBlock, ChannelTransition, MGICBlock, Res
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.validation import is_int, positive_even_int, positive_int
+from keras_mgic.models import application_helpers as helpers
 from keras_mgic.models import applications as apps
 
 _BOTTLENECK_RATIO = 4
@@ -430,3 +431,50 @@ MGICResNet56 = _BUILDERS["MGICResNet56"]
 MGICResNet110 = _BUILDERS["MGICResNet110"]
 ResNet50 = _BUILDERS["ResNet50"]
 MGICResNet50 = _BUILDERS["MGICResNet50"]
+
+
+def preprocess_input(x, data_format=None):
+    """Raw ``[0, 255]`` images to the ``[-1, 1]`` these builders' models expect by default.
+
+    The builders default to ``include_preprocessing=False`` (a model that takes
+    preprocessed input, as the CIFAR recipes feed it); this is the preprocessing that
+    ``include_preprocessing=True`` puts inside the model, ``x / 127.5 - 1``, so the two are
+    interchangeable. (``keras.applications.resnet``'s "caffe" preprocessing belongs to its
+    ImageNet weights; these models have none.)
+
+    Args:
+        x: images, a NumPy array (a new float32 array is returned; float64 stays float64)
+            or a backend tensor.
+        data_format: ``None``, ``"channels_last"`` or ``"channels_first"`` (per-element
+            scaling: only checked).
+
+    Returns:
+        The preprocessed images.
+
+    Example:
+
+    >>> preprocess_input(np.array([0.0, 255.0])).tolist()
+    [-1.0, 1.0]
+    """
+    return helpers.rescale_input(x, data_format=data_format)
+
+
+def decode_predictions(preds, top=5, class_names=None):
+    """The ``top`` classes of each prediction, as ``keras.applications``' helper.
+
+    Args:
+        preds: the model's scores ``(samples, classes)``.
+        top: how many classes per sample.
+        class_names: one name per class. Without it, 1000 classes are named by the
+            ImageNet class index ``keras.applications`` downloads (a one-line
+            ``ValueError`` offline); any other count needs ``class_names``.
+
+    Returns:
+        One list per sample of ``(class_id, class_name, score)`` tuples, best first.
+
+    Example:
+
+    >>> decode_predictions(np.array([[0.2, 0.8]]), top=1, class_names=["cat", "dog"])
+    [[('1', 'dog', 0.8)]]
+    """
+    return helpers.decode_classes(preds, top=top, class_names=class_names)

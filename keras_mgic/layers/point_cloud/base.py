@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_mgic.layers.point_cloud.knn import check_enough_points, knn_indices
 from keras_mgic.layers.validation import positive_int
 
 
@@ -14,10 +15,30 @@ def check_groups(layer_name, channels, filters, groups):
         )
 
 
+def check_k(k):
+    """``k``: None or a positive int, the neighbours of a graph a layer builds itself."""
+    return None if k is None else positive_int("k", k)
+
+
+def graph_or_knn(layer_name, inputs, neighbors, k):
+    """``neighbors`` when given, else the k-NN graph of ``inputs`` (a ValueError without
+    ``k``)."""
+    if neighbors is not None:
+        return neighbors
+    if k is None:
+        raise ValueError(
+            f"{layer_name} needs `neighbors` (e.g. from KNNGraph), or `k` to build the k-NN "
+            "graph of its input. Received: neighbors=None, k=None"
+        )
+    check_enough_points(layer_name, inputs.shape[1], k)
+    return knn_indices(inputs, k)
+
+
 class GraphConv(keras.layers.Layer):
     """A point-set layer with ``filters`` output channels in ``groups`` groups, a kernel and
     an activation: the constructor contract of an MGIC per-level block (``filters``,
-    ``groups``), so that ``MGICBlock(block=...)`` can build one per level."""
+    ``groups``), so that ``MGICBlock(block=...)`` can build one per level. With ``k``, a
+    call without ``neighbors`` builds the k-NN graph of the layer's input."""
 
     def __init__(
         self,
@@ -26,9 +47,11 @@ class GraphConv(keras.layers.Layer):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        k=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.k = check_k(k)
         self.filters = positive_int("filters", filters)
         self.groups = positive_int("groups", groups)
         if filters % groups:
@@ -53,6 +76,7 @@ class GraphConv(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+                "k": self.k,
             }
         )
         return config

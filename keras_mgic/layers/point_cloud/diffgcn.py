@@ -4,7 +4,7 @@ import keras
 
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.layer_utils import fresh_initializer
-from keras_mgic.layers.point_cloud.base import GraphConv, check_groups
+from keras_mgic.layers.point_cloud.base import GraphConv, check_groups, graph_or_knn
 from keras_mgic.layers.point_cloud.graph_ops import (
     gather_neighbors,
     grouped_pointwise,
@@ -114,6 +114,19 @@ def check_terms(terms):
     return tuple(term for term in TERMS if term in terms)
 
 
+def input_coordinates(layer_name, inputs, coordinates, coordinate_dim):
+    """``coordinates`` as a tensor, or the first ``coordinate_dim`` channels of ``inputs``."""
+    if coordinates is not None:
+        return keras.ops.convert_to_tensor(coordinates)
+    if inputs.shape[-1] is not None and inputs.shape[-1] < coordinate_dim:
+        raise ValueError(
+            f"{layer_name} without `coordinates` takes the first {coordinate_dim} channels "
+            "(`coordinate_dim`) of its input as the coordinates. Received: "
+            f"inputs.shape={tuple(inputs.shape)}"
+        )
+    return inputs[..., :coordinate_dim]
+
+
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class DiffGCNConv(GraphConv):
     """DiffGCN convolution: differential operators of the features, then a point-wise map.
@@ -152,11 +165,15 @@ class DiffGCNConv(GraphConv):
         activation: activation after the BatchNorm; default ``"relu"`` (the public code's).
         kernel_initializer: initializer of ``kernel``; default ``"he_normal"``.
         kernel_regularizer: optional regularizer of ``kernel``.
+        k: optional positive int: a call without ``neighbors`` uses the k-NN graph of its
+            ``inputs``, built inside.
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Call arguments: ``inputs`` ``(batch, points, channels)``, ``neighbors`` ``(batch,
     points, k)`` integer indices (DiffGCN builds the k-NN graph on the layer's input
-    features), ``coordinates`` ``(batch, points, coordinate_dim)``, ``training``.
+    features; optional with ``k``), ``coordinates`` ``(batch, points, coordinate_dim)``
+    (default: the first ``coordinate_dim`` channels of ``inputs``, the package's point
+    layout), ``training``.
 
     Example:
 
@@ -179,6 +196,7 @@ class DiffGCNConv(GraphConv):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        k=None,
         **kwargs,
     ):
         super().__init__(
@@ -187,6 +205,7 @@ class DiffGCNConv(GraphConv):
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            k=k,
             **kwargs,
         )
         self.coordinate_dim = positive_int("coordinate_dim", coordinate_dim)
@@ -231,8 +250,9 @@ class DiffGCNConv(GraphConv):
             parts.append(graph_laplacian(inputs, neighbors, coordinates))
         return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=2)
 
-    def call(self, inputs, neighbors, coordinates, training=None):
-        coordinates = keras.ops.convert_to_tensor(coordinates)
+    def call(self, inputs, neighbors=None, coordinates=None, training=None):
+        neighbors = graph_or_knn("DiffGCNConv", inputs, neighbors, self.k)
+        coordinates = input_coordinates("DiffGCNConv", inputs, coordinates, self.coordinate_dim)
         self._check_coordinates(coordinates)
         components = self._components(inputs, neighbors, coordinates)
         shape = keras.ops.shape(components)

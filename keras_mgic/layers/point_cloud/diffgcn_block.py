@@ -28,10 +28,13 @@ class DiffGCNResidualBlock(keras.layers.Layer):
         kernel_initializer: initializer of the convolution's kernel; default
             ``"he_normal"``.
         kernel_regularizer: optional regularizer of the convolution's kernel.
+        k: optional positive int: a call without ``neighbors`` uses the k-NN graph of its
+            ``inputs``, built inside.
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Call arguments: ``inputs`` ``(batch, points, filters)``, ``neighbors`` ``(batch,
-    points, k)`` integer indices, ``coordinates`` ``(batch, points, coordinate_dim)``,
+    points, k)`` integer indices (optional with ``k``), ``coordinates`` ``(batch, points,
+    coordinate_dim)`` (default: the first ``coordinate_dim`` channels of ``inputs``),
     ``training``.
 
     Example:
@@ -54,6 +57,7 @@ class DiffGCNResidualBlock(keras.layers.Layer):
         activation="relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        k=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -67,6 +71,7 @@ class DiffGCNResidualBlock(keras.layers.Layer):
             activation=None,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            k=k,
             dtype=self.dtype_policy,
             name="conv",
         )
@@ -82,7 +87,12 @@ class DiffGCNResidualBlock(keras.layers.Layer):
             )
         self.conv.build(input_shape)
 
-    def call(self, inputs, neighbors, coordinates, training=None):
+    @property
+    def coordinate_dim(self):
+        """The dimension of the coordinates (the convolution's)."""
+        return self.conv.coordinate_dim
+
+    def call(self, inputs, neighbors=None, coordinates=None, training=None):
         update = self.conv(inputs, neighbors=neighbors, coordinates=coordinates, training=training)
         return self.activation(inputs + update)
 
@@ -101,6 +111,7 @@ class DiffGCNResidualBlock(keras.layers.Layer):
                 "activation": keras.activations.serialize(self.activation),
                 "kernel_initializer": conv["kernel_initializer"],
                 "kernel_regularizer": conv["kernel_regularizer"],
+                "k": self.conv.k,
             }
         )
         return config

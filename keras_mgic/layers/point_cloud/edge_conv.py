@@ -4,7 +4,7 @@ import keras
 
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.layer_utils import fresh_initializer
-from keras_mgic.layers.point_cloud.base import GraphConv, check_groups
+from keras_mgic.layers.point_cloud.base import GraphConv, check_groups, graph_or_knn
 from keras_mgic.layers.point_cloud.graph_ops import gather_neighbors, grouped_pointwise
 from keras_mgic.layers.validation import point_channels
 
@@ -39,10 +39,13 @@ class EdgeConv(GraphConv):
             DGCNN's).
         kernel_initializer: initializer of ``kernel``; default ``"he_normal"``.
         kernel_regularizer: optional regularizer of ``kernel``.
+        k: optional positive int: a call without ``neighbors`` uses the k-NN graph of its
+            ``inputs`` (DGCNN's dynamic graph), built inside.
         **kwargs: base ``keras.layers.Layer`` arguments.
 
     Call arguments: ``inputs`` ``(batch, points, channels)``, ``neighbors`` ``(batch,
-    points, k)`` integer indices (e.g. from ``KNNGraph``), ``training``.
+    points, k)`` integer indices (e.g. from ``KNNGraph``; optional with ``k``),
+    ``training``.
 
     Example:
 
@@ -50,6 +53,8 @@ class EdgeConv(GraphConv):
     >>> x = keras.random.normal((2, 32, 3))
     >>> neighbors = KNNGraph(k=4)(x)
     >>> tuple(EdgeConv(16)(x, neighbors=neighbors).shape)
+    (2, 32, 16)
+    >>> tuple(EdgeConv(16, k=4)(x).shape)  # the graph of x, built inside
     (2, 32, 16)
     """
 
@@ -60,6 +65,7 @@ class EdgeConv(GraphConv):
         activation="leaky_relu",
         kernel_initializer="he_normal",
         kernel_regularizer=None,
+        k=None,
         **kwargs,
     ):
         super().__init__(
@@ -68,10 +74,17 @@ class EdgeConv(GraphConv):
             activation=activation,
             kernel_initializer=kernel_initializer,
             kernel_regularizer=kernel_regularizer,
+            k=k,
             **kwargs,
         )
+        # The fused kernel trains faster on the rank-4 edge tensor; in inference tf2onnx
+        # turns it into a graph ONNX Runtime rejects (BatchNormalization's docstring).
         self.bn = BatchNormalization(
-            momentum=BN_MOMENTUM, epsilon=BN_EPSILON, dtype=self.dtype_policy, name="bn"
+            momentum=BN_MOMENTUM,
+            epsilon=BN_EPSILON,
+            fused="training",
+            dtype=self.dtype_policy,
+            name="bn",
         )
 
     def build(self, input_shape):
@@ -85,7 +98,8 @@ class EdgeConv(GraphConv):
         )
         self.bn.build((None, None, None, self.filters))
 
-    def call(self, inputs, neighbors, training=None):
+    def call(self, inputs, neighbors=None, training=None):
+        neighbors = graph_or_knn("EdgeConv", inputs, neighbors, self.k)
         group_channels = self.kernel.shape[0] // 2
         on_neighbor, on_center = self.kernel[:group_channels], self.kernel[group_channels:]
         neighbor_part = grouped_pointwise(inputs, on_neighbor, self.groups)

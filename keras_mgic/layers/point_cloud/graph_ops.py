@@ -44,6 +44,10 @@ def gather_neighbors(values, neighbors):
     return keras.ops.reshape(gathered, (batch, points, k, channels))
 
 
+def _is_float64(x):
+    return keras.backend.standardize_dtype(x.dtype) == "float64"
+
+
 def scatter_to_neighbors(edge_values, neighbors):
     """Sums edge values onto the neighbour each edge points at (the transposed graph).
 
@@ -67,9 +71,14 @@ def scatter_to_neighbors(edge_values, neighbors):
     shape = keras.ops.shape(edge_values)
     batch, points, channels = shape[0], shape[1], edge_values.shape[-1]
     rows = keras.ops.reshape(edge_values, (-1, channels))
-    summed = keras.ops.segment_sum(
-        rows, _flat_indices(neighbors, points), num_segments=batch * points
-    )
+    segments = _flat_indices(neighbors, points)
+    if keras.backend.backend() == "torch" and _is_float64(edge_values):
+        # PyTorch's segment_sum sums in float32; scatter (duplicate indices are summed)
+        # keeps float64.
+        indices = keras.ops.reshape(segments, (-1, 1))
+        summed = keras.ops.scatter(indices, rows, (batch * points, channels))
+    else:
+        summed = keras.ops.segment_sum(rows, segments, num_segments=batch * points)
     summed = keras.ops.cast(summed, edge_values.dtype)  # PyTorch's segment_sum returns float32
     return keras.ops.reshape(summed, (batch, points, channels))
 
@@ -95,6 +104,9 @@ def grouped_pointwise(inputs, kernel, groups):
     (2, 5, 6)
     """
     if groups == 1:
+        if keras.backend.backend() == "torch" and _is_float64(inputs):
+            # Keras's PyTorch matmul returns float32 for float64 operands; einsum keeps them.
+            return keras.ops.einsum("...c,cf->...f", inputs, kernel)
         return keras.ops.matmul(inputs, kernel)
     kernel = keras.ops.reshape(kernel, (1, 1, *kernel.shape))
     if len(inputs.shape) == 4:

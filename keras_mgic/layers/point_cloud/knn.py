@@ -14,6 +14,28 @@ def check_enough_points(layer_name, points, k):
         )
 
 
+def knn_indices(inputs, k):
+    """``(batch, points, k)`` int32 indices of every point's ``k`` nearest neighbours in
+    ``inputs`` ``(batch, points, channels)``, itself excluded, nearest first (what
+    :class:`KNNGraph` returns; no gradient flows through them).
+
+    Example:
+
+    >>> x = keras.ops.convert_to_tensor([[[0.0], [1.0], [3.0]]])
+    >>> keras.ops.convert_to_numpy(knn_indices(x, 1))[0].tolist()
+    [[1], [0], [1]]
+    """
+    x = keras.ops.cast(keras.ops.stop_gradient(inputs), "float32")
+    squares = keras.ops.sum(x * x, axis=-1)
+    products = keras.ops.matmul(x, keras.ops.transpose(x, (0, 2, 1)))
+    distances = squares[:, :, None] - 2.0 * products + squares[:, None, :]
+    index = keras.ops.arange(keras.ops.shape(x)[1])
+    itself = keras.ops.expand_dims(index, 1) == keras.ops.expand_dims(index, 0)
+    distances = keras.ops.where(itself, float("inf"), distances)
+    _, neighbors = keras.ops.top_k(-distances, k, sorted=True)
+    return keras.ops.cast(neighbors, "int32")
+
+
 @keras.saving.register_keras_serializable(package="keras_mgic")
 class KNNGraph(keras.layers.Layer):
     """Indices of every point's ``k`` nearest neighbours (Euclidean), itself excluded.
@@ -52,15 +74,7 @@ class KNNGraph(keras.layers.Layer):
         check_enough_points("KNNGraph", input_shape[1], self.k)
 
     def call(self, inputs):
-        x = keras.ops.cast(keras.ops.stop_gradient(inputs), "float32")
-        squares = keras.ops.sum(x * x, axis=-1)
-        products = keras.ops.matmul(x, keras.ops.transpose(x, (0, 2, 1)))
-        distances = squares[:, :, None] - 2.0 * products + squares[:, None, :]
-        index = keras.ops.arange(keras.ops.shape(x)[1])
-        itself = keras.ops.expand_dims(index, 1) == keras.ops.expand_dims(index, 0)
-        distances = keras.ops.where(itself, float("inf"), distances)
-        _, neighbors = keras.ops.top_k(-distances, self.k, sorted=True)
-        return keras.ops.cast(neighbors, "int32")
+        return knn_indices(inputs, self.k)
 
     def compute_output_shape(self, input_shape):
         return (*tuple(input_shape)[:2], self.k)
