@@ -39,13 +39,13 @@ STAGES = {
 }
 #: pytest's exit status when the marker expression selected no test: not a failure here.
 NO_TESTS_COLLECTED = 5
-#: With two pytest workers on two cores, each worker computes on one thread: TensorFlow's and
-#: OpenMP's default of one thread a core put four busy threads on two cores, which measured
-#: 15% more CPU time and 25% more wall time for the same tests. A value set in the
-#: environment is kept.
+#: With two pytest workers on two cores, each worker's kernels run on one thread: TensorFlow's
+#: and OpenMP's default of one thread a core put four busy threads on two cores, which measured
+#: 15% more CPU time and 25% more wall time for the same tests. (TensorFlow's inter-op pool
+#: keeps its default: a MirroredStrategy's collective ops need more than one thread.) A value
+#: set in the environment is kept.
 ONE_THREAD_A_WORKER = {
     "TF_NUM_INTRAOP_THREADS": "1",
-    "TF_NUM_INTEROP_THREADS": "1",
     "OMP_NUM_THREADS": "1",
 }
 
