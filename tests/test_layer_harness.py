@@ -56,6 +56,13 @@ CASES = {
             expected_output_shape=(2, POINTS, 4),
         ),
     ],
+    "MGICFeedForward": [
+        dict(
+            init_kwargs={"hidden_dim": 64, "group_size": 4, "coarsest_size": 8},
+            input_shape=(2, 5, 16),
+            expected_output_shape=(2, 5, 16),
+        )
+    ],
     "ChannelTransition": [
         dict(
             init_kwargs={"filters": 8, "strides": 2},
