@@ -2,9 +2,9 @@
 
 Every installed backend of TensorFlow, JAX and PyTorch builds a model in a fresh process,
 gives every BatchNormalization random statistics (so that inference mode is not close to the
-identity), saves it as ``.keras`` and records its logits; then every backend loads every file
-in the same process once every backend has saved, and computes the logits again. All source/target pairs (a backend loading
-its own file included) must agree within 1e-4 of the logits' scale.
+identity), saves it as ``.keras`` and records its logits; then, once every backend has saved,
+each process loads every file and computes the logits again. All source/target pairs (a
+backend loading its own file included) must agree within 1e-4 of the logits' scale.
 
 - Default suite: a small functional model of the package's layers (a ChannelTransition, an
   MGICBlock of residual blocks and one of inverted residual blocks, the package's
