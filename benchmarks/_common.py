@@ -131,7 +131,9 @@ def write_section(name, markdown, path=BENCHMARKS_MD):
         text = head + block + tail
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    path.write_text(text)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)  # a kill leaves the old file whole: rename it into place
+    os.replace(temporary, path)
     print(f"wrote section {name!r} of {path}")
 
 

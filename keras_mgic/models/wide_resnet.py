@@ -330,22 +330,6 @@ def preprocess_input(x, data_format=None):
     return helpers.rescale_input(x, data_format=data_format)
 
 
-def decode_predictions(preds, top=5, class_names=None):
-    """The ``top`` classes of each prediction, as ``keras.applications``' helper.
-
-    Args:
-        preds: the model's scores ``(samples, classes)``.
-        top: how many classes per sample.
-        class_names: one name per class. Without it, 1000 classes are named by the
-            ImageNet class index ``keras.applications`` downloads (a one-line
-            ``ValueError`` offline); any other count needs ``class_names``.
-
-    Returns:
-        One list per sample of ``(class_id, class_name, score)`` tuples, best first.
-
-    Example:
-
-    >>> decode_predictions(np.array([[0.2, 0.8]]), top=1, class_names=["cat", "dog"])
-    [[('1', 'dog', 0.8)]]
-    """
-    return helpers.decode_classes(preds, top=top, class_names=class_names)
+#: The ``top`` classes of each prediction, as ``keras.applications``' helper (shared by the
+#: classifier modules: see ``application_helpers.decode_classes``).
+decode_predictions = helpers.decode_classes
