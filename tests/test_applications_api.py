@@ -83,7 +83,9 @@ def test_weights_must_be_an_existing_file(weights):
 @pytest.mark.parametrize("name", loop_params(IMAGE_LOOP_NAMES))  # point clouds: test_point_models
 def test_feature_extractor_on_an_input_tensor(name):
     """``include_top=False, weights=None, input_tensor=..., pooling="avg"``, the usual
-    transfer-learning call, with layers before the input tensor."""
+    transfer-learning call, with layers before the input tensor; the pooled feature map has
+    the builder's total stride and there is no classifier (every image builder: the
+    registry's own without-top loop takes the point-cloud builders)."""
     raw = keras.Input((40, 40, 3), name="raw")
     resized = keras.layers.Resizing(32, 32, name="resize")(raw)
     model = models.MODELS[name](
@@ -93,6 +95,10 @@ def test_feature_extractor_on_an_input_tensor(name):
     assert model.input_shape == (None, 40, 40, 3)
     channels = model.output_shape[-1]
     assert model.output_shape == (None, channels)
+    # The feature map under the pooling: total stride 32, or 4 for the CIFAR-style ResNets.
+    size = 1 if name.endswith("50") or "mobilenet" in name else 32 // 4
+    assert model.get_layer("avg_pool").input.shape == (None, size, size, channels)
+    assert not any(layer.name == "predictions" for layer in model.layers)
     if name in QUICK:  # one forward pass per family is enough
         features = _predict(model, _images((2, 40, 40, 3)))
         assert features.shape == (2, channels) and np.all(np.isfinite(features))

@@ -14,7 +14,8 @@ What it checks on the current backend:
   Algorithm 1 with real residual blocks, ChannelTransition, BatchNormalization,
   ChannelAveraging;
 - the MGIC identity property and full coupling (by finite differences, backend-agnostic);
-- every builder: build and ``predict``;
+- every builder: build and ``predict`` on JAX and PyTorch (the costliest compilations in
+  ``make test-slow``: SLOW_OFF_TENSORFLOW; on TensorFlow, tests/test_models_registry.py);
 - for every layer and for MGIC-ResNet-20 / MGIC-MobileNetV3-Small: ``fit`` (finite loss,
   weights change), ``predict``, and a ``.keras`` round trip with identical outputs;
 - ``keras_mgic.export`` from this backend.
@@ -64,6 +65,21 @@ from keras_mgic.layers import (
 pytestmark = pytest.mark.backends
 
 BACKEND = keras.backend.backend()
+#: Builds that each cost 15-110 s of XLA or PyTorch compilation on two cores and repeat a code
+#: path the default suite checks on these backends already (the MGIC inverted residual and
+#: bottleneck blocks in the layer tests, the builders on TensorFlow, MGIC-DiffGCN's fit in
+#: tests/test_point_models.py): on JAX and PyTorch they run in ``make test-slow``; on
+#: TensorFlow, where they take a few seconds, in the default suite.
+SLOW_OFF_TENSORFLOW = {
+    "mgic_mobilenet_v3_small",
+    "mgic_resnet50",
+    "resnet50",
+    "mgic_wide_resnet16_8",
+    "mgic_diffgcn",
+    "lraspp_mobilenet_v3_large",
+}
+
+SLOW_HERE = set() if BACKEND == "tensorflow" else SLOW_OFF_TENSORFLOW
 
 
 def _np(x):
@@ -469,7 +485,7 @@ def test_layer_fits_predicts_and_round_trips(name, tmp_path):
 # ------------------------------------------------------------------------------ builders
 
 
-@pytest.mark.parametrize("name", list(MGIC_MODELS))
+@pytest.mark.parametrize("name", loop_params(MGIC_MODELS, slow=SLOW_HERE))
 def test_builder_fits_predicts_and_round_trips(name, tmp_path):
     kwargs = MGIC_MODELS[name]
     model = keras_mgic.models.get_model(name, **kwargs)
@@ -487,10 +503,15 @@ def test_builder_fits_predicts_and_round_trips(name, tmp_path):
 def _build_cases():
     """LOOP_NAMES; the deeper CIFAR ResNets and MGIC-MobileNetV3-Large (about two minutes of
     compilation on JAX on two cores) in ``make test-slow``: ResNet-20 and MGIC-MobileNetV3-Small
-    cover their code here."""
-    return loop_params(LOOP_NAMES)
+    cover their code here. Off TensorFlow, SLOW_OFF_TENSORFLOW too."""
+    return loop_params(LOOP_NAMES, slow=SLOW_HERE)
 
 
+@pytest.mark.skipif(
+    BACKEND == "tensorflow",
+    reason="on TensorFlow, tests/test_models_registry.py builds, runs and differentiates every "
+    "builder with the same checks",
+)
 @pytest.mark.parametrize("name", _build_cases())
 def test_every_builder_builds_and_predicts(name):
     """Every builder but the two largest builds and infers on this backend (the two above
@@ -526,12 +547,8 @@ def test_resize_like_matches_numpy(interpolation):
 def _segmentation_cases():
     """The segmentation builders; MGIC-LR-ASPP-Large is left to ``make test-slow`` (its
     encoder is MGIC-MobileNetV3-Large's, built above; tests/test_lraspp.py runs it on
-    TensorFlow)."""
-    slow_here = {"mgic_lraspp_mobilenet_v3_large"}
-    return [
-        pytest.param(name, marks=pytest.mark.slow) if name in slow_here else name
-        for name in SEGMENTATION_NAMES
-    ]
+    TensorFlow). Off TensorFlow, LR-ASPP-Large too (the Small pair covers the head)."""
+    return loop_params(SEGMENTATION_NAMES, slow={"mgic_lraspp_mobilenet_v3_large", *SLOW_HERE})
 
 
 @pytest.mark.parametrize("name", _segmentation_cases())

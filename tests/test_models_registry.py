@@ -1,7 +1,9 @@
-"""Every builder of keras_mgic.models.MODELS: shapes, finite outputs, gradients, features,
-`.keras` round trip and argument errors, at the smallest input each architecture takes."""
+"""Every builder of keras_mgic.models.MODELS: shapes, finite outputs (probabilities), gradients,
+count_params, features, `.keras` round trip and argument errors, at the smallest input each
+architecture takes (TensorFlow; tests/test_backends.py builds them on JAX and PyTorch)."""
 
 import inspect
+import math
 
 import numpy as np
 import pytest
@@ -18,7 +20,8 @@ from small_models import (
     small_model_kwargs,
 )
 
-from keras_mgic import models
+import keras_mgic
+from keras_mgic import MGICBlock, models
 
 NAMES = sorted(models.MODELS)
 WIDTH_NAMES = [n for n in NAMES if "alpha" in inspect.signature(models.MODELS[n]).parameters]
@@ -60,6 +63,12 @@ def test_builder_forward_and_gradients(name):
         loss = tf.reduce_sum(y * weights)
     assert tuple(y.shape) == (4, CLASSES)
     assert np.all(np.isfinite(y.numpy()))
+    np.testing.assert_allclose(y.numpy().sum(axis=-1), np.ones(4), rtol=1e-5)
+    assert keras_mgic.count_params(model) == sum(
+        math.prod(w.shape) for w in model.trainable_weights
+    )
+    has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
+    assert has_mgic == name.startswith("mgic_")
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
     missing = [v.path for v, g in zip(variables, grads, strict=True) if g is None]
@@ -86,7 +95,9 @@ def _feature_size(name):
     return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
 
 
-@pytest.mark.parametrize("name", loop_params(LOOP_NAMES))
+# The image builders' feature maps without top: tests/test_applications_api.py checks them
+# in its feature-extractor loop (each builder built once for both).
+@pytest.mark.parametrize("name", [*POINT_CLOUD_NAMES, "mobilenet_v3_small", "resnet20"])
 def test_builder_without_top_returns_the_feature_map(name):
     features = _build(name, include_top=False)
     if name in POINT_CLOUD_NAMES:  # per-point embeddings
