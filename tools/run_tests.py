@@ -33,8 +33,8 @@ STAGES = {
     ),
     "slow": (
         ("tensorflow", "tensorflow", "slow", 2),
-        ("jax", "jax", "backends and slow", 0),
-        ("torch", "torch", "backends and slow", 0),
+        ("jax", "jax", "backends and slow", 2),
+        ("torch", "torch", "backends and slow", 2),
     ),
 }
 #: pytest's exit status when the marker expression selected no test: not a failure here.
