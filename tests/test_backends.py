@@ -57,6 +57,7 @@ from keras_mgic.layers import (
     ChannelTransition,
     GroupedConv2D,
     InvertedResidualBlock,
+    MGICFeedForward,
     ResidualBlock,
     ResizeLike,
 )
@@ -502,7 +503,8 @@ def test_every_builder_builds_and_predicts(name):
     assert keras_mgic.count_params(model) == sum(
         math.prod(w.shape) for w in model.trainable_weights
     )
-    has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
+    hierarchies = (MGICBlock, MGICFeedForward)  # MGICFeedForward: the token models
+    has_mgic = any(isinstance(layer, hierarchies) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
     probabilities = _infer(model, small_inputs(name, 2, seed=23))
     assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))
