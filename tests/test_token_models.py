@@ -184,3 +184,13 @@ def test_bad_arguments_name_argument_and_value(family, overrides, match):
 def test_bad_mgic_arguments_name_argument_and_value(overrides, match):
     with pytest.raises(ValueError, match=match):
         _tiny("vit", True, **overrides)
+
+
+def test_cross_attention_macs_use_the_key_length():
+    """4 queries attend to 6 keys: projections 4*8*(2*3) + 2 * 6*8*(2*3) + 4*(2*3)*8, scores
+    and weighted values 2 * 4 * 6 * (3 + 5)."""
+    query, value = keras.Input((4, 8)), keras.Input((6, 8))
+    attention = keras.layers.MultiHeadAttention(2, key_dim=3, value_dim=5)
+    model = keras.Model([query, value], attention(query, value))
+    projections = 4 * 8 * 6 + 6 * 8 * 6 + 6 * 8 * 10 + 4 * 10 * 8
+    assert count_flops(model) == projections + 2 * 4 * 6 * (3 + 5)
