@@ -221,6 +221,8 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         "machine shared with other jobs (runs interleaved: each seed trains the four "
         "models in turn).\n\n"
         f"{train_table}\n\n![test accuracy per epoch](docs/token_models.png)\n\n"
+        "What the accuracy gap comes from and what was tried: "
+        "[docs/token_models.md](docs/token_models.md#trained-side-by-side).\n\n"
         "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
         f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
         "float32, `tf.function`; a training step is forward, gradients and an SGD "
