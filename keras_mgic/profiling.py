@@ -23,6 +23,7 @@ import numpy as np
 
 from keras_mgic.layers.feed_forward import MGICFeedForward
 from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, PointTransition
+from keras_mgic.layers.tokens import PositionEmbedding
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 
 
@@ -102,6 +103,29 @@ def _feed_forward_macs(layer, inputs, outputs):
     return _size(shape[1:-1]) * layer.macs_per_position(int(shape[-1]))
 
 
+def _einsum_dense_macs(layer, inputs, outputs):
+    # Output elements times the kernel entries each one sums over (the kernel's axes that
+    # the output does not keep), e.g. "abc,cde->abde": the c axis.
+    operands, output_spec = layer.equation.split("->")
+    kernel_spec = operands.split(",")[1]
+    summed = [size for axis, size in zip(kernel_spec, layer.kernel.shape, strict=True)
+              if axis not in output_spec]  # fmt: skip
+    return _output_elements(outputs) * _size(summed)
+
+
+def _attention_macs(layer, inputs, outputs, value=None):
+    # The two products of the attention itself, per head: scores Q K^T (query positions x
+    # key positions x key_dim) and scores times V (x value_dim). The query, key, value and
+    # output projections are the layer's EinsumDense sublayers, counted on their own.
+    queries = _size(keras.ops.shape(inputs)[1:-1])
+    keys = queries if value is None else _size(keras.ops.shape(value)[1:-1])
+    value_dim = layer._value_dim or layer._key_dim
+    return layer._num_heads * queries * keys * (layer._key_dim + value_dim)
+
+
+_attention_macs.needs_value = True  # the counter receives the attention's value tensor
+
+
 #: Layer class -> function(layer, inputs, outputs) returning the multiply-adds of one call
 #: for a batch of one. Extend with :func:`register_flop_counter`. More specific classes win
 #: (the most derived registered base class of a layer is used).
@@ -117,6 +141,8 @@ FLOP_COUNTERS = {
     keras.layers.Conv2DTranspose: _transpose_conv_macs,
     keras.layers.Conv3DTranspose: _transpose_conv_macs,
     keras.layers.Dense: _dense_macs,
+    keras.layers.EinsumDense: _einsum_dense_macs,
+    keras.layers.MultiHeadAttention: _attention_macs,
     MGICFeedForward: _feed_forward_macs,
     ChannelRestriction: _conv_macs,
     ChannelProlongation: _conv_macs,
@@ -136,6 +162,7 @@ _NO_MACS = (
     keras.layers.GroupNormalization,
     keras.layers.Embedding,
     keras.layers.PReLU,
+    PositionEmbedding,
 )
 
 
@@ -240,7 +267,11 @@ def profile_flops(model, input_shape=None):
         def call(*args, **kwargs):
             outputs = original(*args, **kwargs)
             inputs = args[0] if args else next(iter(kwargs.values()))
-            records.append((path, type(layer).__name__, int(counter(layer, inputs, outputs))))
+            extra = {}
+            if getattr(counter, "needs_value", False):
+                extra["value"] = args[1] if len(args) > 1 else kwargs.get("value")
+            macs = int(counter(layer, inputs, outputs, **extra))
+            records.append((path, type(layer).__name__, macs))
             return outputs
 
         return call
@@ -273,6 +304,11 @@ def count_flops(model, input_shape=None):
     Counted: convolutions (dense, grouped, depthwise, separable, transposed; any stride),
     Dense layers, and the MGIC restriction and prolongation operators, wherever they are
     nested (``MGICBlock`` levels, per-level blocks, ``ChannelTransition``, squeeze-excite).
+    Token models: ``MGICFeedForward`` (every level's grouped maps and transfers, once per
+    token), ``EinsumDense`` (output elements times the kernel entries each sums over) and
+    ``MultiHeadAttention``: its projections (EinsumDense sublayers) plus the two attention
+    products, ``heads x queries x keys x (key_dim + value_dim)``; the softmax, the scaling
+    and LayerNormalization are not counted (like BatchNorm and activations).
     Point sets: ``EdgeConv``, ``DiffGCNConv`` and ``PointTransition`` count their kernel once
     per point (points x filters x kernel rows); the k-NN graph's distance products, ``top_k``,
     the gathers and scatters along the graph and DiffGCN's gradient products are not

@@ -42,6 +42,9 @@ DEEPER_REPEATS = ("mgic_resnet110", "mgic_resnet56", "resnet110", "resnet56")
 #: one is the largest build of the loops): the loops run the Large pair in ``make test-slow``;
 #: tests/test_mobilenet_v3.py checks its own layout and counts in the default suite.
 LARGER_REPEATS = ("mgic_mobilenet_v3_large", "mobilenet_v3_large")
+#: The token models (ViT, MLP-Mixer): image classifiers on 4x4 patches, whose
+#: ``small_model_kwargs`` are narrow and one block deep (MGIC twins still coarsen).
+TOKEN_NAMES = ["mgic_mlp_mixer", "mgic_vit", "mlp_mixer", "vit"]
 #: The image classifiers of LOOP_NAMES, for the loops about images (feature maps, resizing).
 IMAGE_LOOP_NAMES = [name for name in LOOP_NAMES if name not in POINT_CLOUD_NAMES]
 
@@ -70,11 +73,24 @@ def small_model_kwargs(name):
     if name in POINT_CLOUD_NAMES:
         return {"input_shape": (POINTS, 3), "classes": CLASSES, "k": K}
     kwargs = {"input_shape": (SIZE, SIZE, 3), "classes": CLASSES}
+    if name in TOKEN_NAMES:
+        kwargs.update(token_model_kwargs(name))
     if "alpha" in inspect.signature(models.MODELS[name]).parameters:
         kwargs["alpha"] = 0.5
         kwargs["include_preprocessing"] = False  # the tests feed standardized images
         if name.startswith("mgic_"):  # s_g = s_c = 64 would not coarsen these narrow widths
             kwargs.update(group_size=8, coarsest_size=8)
+    return kwargs
+
+
+def token_model_kwargs(name):
+    """Architecture arguments that keep a token model small: dim 64, one block (ViT: 2
+    heads); MGIC twins with ``group_size=16, coarsest_size=32`` (levels 64, 32, 16)."""
+    kwargs = {"dim": 64, "depth": 1}
+    if name.endswith("vit"):
+        kwargs["heads"] = 2
+    if name.startswith("mgic_"):
+        kwargs.update(group_size=16, coarsest_size=32)
     return kwargs
 
 

@@ -7,7 +7,14 @@ import inspect
 import keras
 import numpy as np
 import pytest
-from small_models import CLASSIFIER_NAMES, IMAGE_LOOP_NAMES, POINT_CLOUD_NAMES, loop_params
+from small_models import (
+    CLASSIFIER_NAMES,
+    IMAGE_LOOP_NAMES,
+    POINT_CLOUD_NAMES,
+    TOKEN_NAMES,
+    loop_params,
+    token_model_kwargs,
+)
 
 from keras_mgic import models
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
@@ -27,6 +34,8 @@ KERAS_TWIN = {
 
 def _small(name):
     """Arguments that keep a builder small; MGIC MobileNets need s_g = 8 to coarsen."""
+    if name in TOKEN_NAMES:
+        return token_model_kwargs(name)
     kwargs = {"alpha": 0.35} if "mobilenet" in name else {}
     if name.startswith("mgic_mobilenet"):
         kwargs.update(group_size=8, coarsest_size=8)
@@ -53,7 +62,8 @@ def test_signature_starts_with_keras_applications_arguments_in_order(name):
     # Ours: no "imagenet", our model names, 10 classes for the CIFAR (Wide) ResNets and the
     # point-cloud classifiers (ModelNet-10), which take no `include_preprocessing`.
     points = name in POINT_CLOUD_NAMES
-    cifar = name.endswith(("20", "56", "110")) or "wide_resnet" in name or points
+    tokens = name in TOKEN_NAMES  # 32x32, 10 classes by default, like the CIFAR models
+    cifar = name.endswith(("20", "56", "110")) or "wide_resnet" in name or points or tokens
     differ = {"weights", "name"} | ({"classes"} if cifar else set())
     for argument, parameter in theirs.items():
         if argument not in differ:

@@ -58,6 +58,7 @@ from keras_mgic.layers import (
     ChannelTransition,
     GroupedConv2D,
     InvertedResidualBlock,
+    MGICFeedForward,
     ResidualBlock,
     ResizeLike,
 )
@@ -77,6 +78,9 @@ SLOW_OFF_TENSORFLOW = {
     "mgic_wide_resnet16_8",
     "mgic_diffgcn",
     "lraspp_mobilenet_v3_large",
+    "mgic_vit",  # MGICFeedForward: the layer tests; the ViT body: "vit"
+    "mgic_mlp_mixer",
+    "mlp_mixer",
 }
 
 SLOW_HERE = set() if BACKEND == "tensorflow" else SLOW_OFF_TENSORFLOW
@@ -523,7 +527,8 @@ def test_every_builder_builds_and_predicts(name):
     assert keras_mgic.count_params(model) == sum(
         math.prod(w.shape) for w in model.trainable_weights
     )
-    has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
+    hierarchies = (MGICBlock, MGICFeedForward)  # MGICFeedForward: the token models
+    has_mgic = any(isinstance(layer, hierarchies) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
     probabilities = _infer(model, small_inputs(name, 2, seed=23))
     assert probabilities.shape == (2, CLASSES) and np.all(np.isfinite(probabilities))

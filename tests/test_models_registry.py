@@ -22,16 +22,21 @@ from small_models import (
 
 import keras_mgic
 from keras_mgic import MGICBlock, models
+from keras_mgic.layers import MGICFeedForward
 
 NAMES = sorted(models.MODELS)
 WIDTH_NAMES = [n for n in NAMES if "alpha" in inspect.signature(models.MODELS[n]).parameters]
 
 
 def _redundant_in_training(path):
-    """The last BatchNorm offset of an inverted residual on a coarse level (``level_j``,
+    """The key bias of multi-head attention never gets a gradient: it adds the same
+    ``q . b`` to every score of a query, which the softmax removes. And the last BatchNorm
+    offset of an inverted residual on a coarse level (``level_j``,
     j >= 1) gets no gradient in training mode: that block's output reaches the fine level only
     through the linear prolongation and the correction BatchNorm, which removes any
     per-channel constant. (A ResNet block ends with a ReLU, so it has no such offset.)"""
+    if "_attention/key/bias" in path:  # softmax ignores what adds to every score of a query
+        return True
     return "project_bn/beta" in path and "level_0_block" not in path and "_mgic/" in path
 
 
@@ -39,8 +44,8 @@ def _build(name, **overrides):
     return models.get_model(name, **{**small_model_kwargs(name), **overrides})
 
 
-def test_registry_has_all_twenty_three_builders_in_pairs():
-    assert len(NAMES) == 23  # 16 image classifiers, 4 segmenters, 3 point-cloud classifiers
+def test_registry_has_all_twenty_seven_builders_in_pairs():
+    assert len(NAMES) == 27  # 20 image classifiers, 4 segmenters, 3 point-cloud classifiers
     assert len(SEGMENTATION_NAMES) == 4  # the LR-ASPP segmentation builders
     assert len(POINT_CLOUD_NAMES) == 3 and set(POINT_CLOUD_NAMES) <= set(NAMES)
     assert len(WIDTH_NAMES) == 8  # the MobileNetV3 builders, classification and segmentation
@@ -67,7 +72,8 @@ def test_builder_forward_and_gradients(name):
     assert keras_mgic.count_params(model) == sum(
         math.prod(w.shape) for w in model.trainable_weights
     )
-    has_mgic = any(isinstance(layer, MGICBlock) for layer in model._flatten_layers())
+    mgic_layers = (MGICBlock, MGICFeedForward)
+    has_mgic = any(isinstance(layer, mgic_layers) for layer in model._flatten_layers())
     assert has_mgic == name.startswith("mgic_")
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
@@ -85,7 +91,9 @@ def test_builder_forward_and_gradients(name):
     assert not missing and not zero and not nonfinite, (missing, zero, nonfinite)
     if name.startswith("mgic_"):  # the hierarchy is really exercised
         levels = [
-            len(layer.widths) for layer in model._flatten_layers() if hasattr(layer, "widths")
+            len(layer.widths if hasattr(layer, "widths") else layer._levels)
+            for layer in model._flatten_layers()
+            if hasattr(layer, "widths") or isinstance(layer, MGICFeedForward)
         ]
         assert max(levels) > 1
 

@@ -181,9 +181,18 @@ def test_count_flops_of_a_bare_layer_with_an_input_shape():
 
 
 def test_count_flops_warns_about_layers_it_cannot_count():
-    model = _model((4,), keras.layers.EinsumDense("ab,bc->ac", output_shape=3))
-    with pytest.warns(UserWarning, match="EinsumDense"):
+    model = _model((5, 4), keras.layers.SimpleRNN(3))
+    with pytest.warns(UserWarning, match="SimpleRNNCell"):
         assert profiling.count_flops(model) == 0
+
+
+def test_count_flops_counts_einsum_dense():
+    """Output elements times the kernel entries each sums over (token models' attention
+    projections are EinsumDense layers)."""
+    model = _model((4,), keras.layers.EinsumDense("ab,bc->ac", output_shape=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert profiling.count_flops(model) == 4 * 3
 
 
 def test_register_flop_counter_for_a_custom_layer():

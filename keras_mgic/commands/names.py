@@ -29,6 +29,10 @@ MODEL_NAMES = {
     "dgcnn": "point clouds: DGCNN (1,024 points, 10 classes)",
     "diffgcn": "point clouds: DiffGCN",
     "mgic_diffgcn": "point clouds: MGIC-DiffGCN (s_g 8, s_c 16)",
+    "vit": "small ViT (32x32x3, 4x4 patches, dim 256, 4 blocks)",
+    "mgic_vit": "MGIC-ViT: MGICFeedForward MLPs (s_g 64, s_c 128)",
+    "mlp_mixer": "small MLP-Mixer (32x32x3, 4x4 patches, dim 256, 4 blocks)",
+    "mgic_mlp_mixer": "MGIC-Mixer: MGICFeedForward channel MLPs (s_g 64, s_c 128)",
 }
 
 #: The data sets ``--dataset`` takes, by the kind of model that trains on them.

@@ -6,6 +6,7 @@ from keras_mgic.models.lraspp import (
     MGICLRASPPMobileNetV3Large,
     MGICLRASPPMobileNetV3Small,
 )
+from keras_mgic.models.mlp_mixer import MGICMLPMixer, MLPMixer
 from keras_mgic.models.mobilenet_v3 import (
     MGICMobileNetV3Large,
     MGICMobileNetV3Small,
@@ -23,6 +24,7 @@ from keras_mgic.models.resnet import (
     ResNet56,
     ResNet110,
 )
+from keras_mgic.models.vision_transformer import MGICVisionTransformer, VisionTransformer
 from keras_mgic.models.wide_resnet import (
     MGICWideResNet16_8,
     MGICWideResNet28_10,
@@ -56,6 +58,10 @@ MODELS = {
     "dgcnn": DGCNN,
     "diffgcn": DiffGCN,
     "mgic_diffgcn": MGICDiffGCN,
+    "vit": VisionTransformer,
+    "mgic_vit": MGICVisionTransformer,
+    "mlp_mixer": MLPMixer,
+    "mgic_mlp_mixer": MGICMLPMixer,
 }
 
 #: The semantic segmentation builders of ``MODELS``: images to per-pixel logits
@@ -85,6 +91,7 @@ __all__ = [
     "DGCNN",
     "DiffGCN",
     "MGICDiffGCN",
+    "MGICMLPMixer",
     "MGICMobileNetV3Large",
     "MGICMobileNetV3Small",
     "MGICResNet20",
@@ -92,7 +99,9 @@ __all__ = [
     "MGICResNet56",
     "MGICResNet110",
     "MGICWideResNet16_8",
+    "MGICVisionTransformer",
     "MGICWideResNet28_10",
+    "MLPMixer",
     "MODELS",
     "SEGMENTATION_MODELS",
     "MobileNetV3Large",
@@ -101,6 +110,7 @@ __all__ = [
     "ResNet50",
     "ResNet56",
     "ResNet110",
+    "VisionTransformer",
     "WideResNet",
     "WideResNet16_8",
     "WideResNet28_10",

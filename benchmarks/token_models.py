@@ -1,0 +1,294 @@
+"""The token models trained side by side, MGIC against dense, and their whole-model speed.
+
+Usage: python benchmarks/token_models.py [--write] [--quick] [--epochs N] [--seeds N]
+       [--depth N] [--rounds N] [--json PATH] [--from-json PATH]
+
+``--from-json PATH`` writes the table, figure and section from a saved ``--json`` file
+without training or timing again.
+
+1. Training: the small ViT (``keras_mgic.models.VisionTransformer``) and the MLP-Mixer
+   (``MLPMixer``), each with ``mgic=False`` and ``mgic=True``, on the offline digits
+   (``keras_mgic.data.digits``: 1,437 training and 360 test images, upsampled to 32x32, 4x4
+   patches, so 64 tokens), dim 256, feed-forward hidden width 1024 (``mlp_ratio=4``), the
+   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``). One recipe
+   for all: AdamW (weight decay 0.05), learning rate warmed up over the first epoch to 1e-3
+   and decayed by a cosine to 0, batch 64, no augmentation, the same seeds. The runs are
+   interleaved (for each seed, each model in turn), so a load change on a shared machine hits
+   all alike. Reported: test accuracy (mean and spread over the seeds), parameters, MACs
+   (``count_params`` / ``count_flops``) and seconds per epoch (median over the epochs after
+   the first, which traces the graph). A figure of the test accuracy per epoch:
+   ``docs/token_models.png``.
+2. Speed: whole-model training step (forward, gradients, SGD update) and inference, MGIC over
+   dense, at ViT-S width (dim 384, hidden 1536, 6 heads), 224x224 images with 16x16 patches
+   (196 tokens), batch 8, ``--speed-depth`` blocks, timed in interleaved rounds
+   (``_common.compare``) on TensorFlow CPU.
+"""
+
+import json
+import statistics
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
+
+from keras_mgic import count_flops, count_params  # noqa: E402
+from keras_mgic.data.digits import load_digits_arrays  # noqa: E402
+from keras_mgic.models import MLPMixer, VisionTransformer  # noqa: E402
+
+FAMILIES = {"ViT": VisionTransformer, "Mixer": MLPMixer}
+VIT_S = {"dim": 384, "mlp_ratio": 4}
+
+
+def _build(family, mgic, **kwargs):
+    if family == "ViT":
+        kwargs.setdefault("heads", kwargs["dim"] // 64)
+    return FAMILIES[family](mgic=mgic, **kwargs)
+
+
+class _EpochTimes(keras.callbacks.Callback):
+    def __init__(self, x_test, y_test):
+        super().__init__()
+        self.x_test, self.y_test = x_test, y_test
+        self.times, self.accuracy = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self.start)
+        predictions = self.model.predict(self.x_test, batch_size=120, verbose=0)
+        self.accuracy.append(float(np.mean(predictions.argmax(-1) == self.y_test)))
+
+
+def _train(family, mgic, seed, data, epochs, depth, batch=64):
+    (x_train, y_train), (x_test, y_test) = data
+    keras.utils.set_random_seed(seed)
+    model = _build(family, mgic, dim=256, depth=depth, mlp_ratio=4, classes=10)
+    steps = epochs * int(np.ceil(len(x_train) / batch))
+    warmup = int(np.ceil(len(x_train) / batch))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, steps - warmup, warmup_target=1e-3, warmup_steps=warmup
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    timer = _EpochTimes(x_test, y_test)
+    model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
+    return {
+        "accuracy": timer.accuracy[-1],
+        "curve": timer.accuracy,
+        "epoch_s": statistics.median(timer.times[1:] or timer.times),
+        "params": count_params(model),
+        "macs": count_flops(model),
+    }
+
+
+def _digits():
+    (x_train, y_train), (x_test, y_test) = load_digits_arrays(32)
+    scale = lambda x: x.astype("float32") / 127.5 - 1.0  # noqa: E731
+    return (scale(x_train), y_train), (scale(x_test), y_test)
+
+
+def _train_step(model, x, y):
+    optimizer = keras.optimizers.SGD(1e-4)
+    optimizer.build(model.trainable_variables)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return lambda: step().numpy()
+
+
+def _inference(model, x):
+    @tf.function
+    def forward():
+        return tf.reduce_sum(model(x, training=False))
+
+    return lambda: forward().numpy()
+
+
+def speed(depth, rounds, repeat, batch=8):
+    """Interleaved whole-model timings at ViT-S width; rows and the comparisons."""
+    x = tf.random.normal((batch, 224, 224, 3))
+    y = tf.constant(np.arange(batch) % 10)
+    kwargs = dict(VIT_S, patch_size=16, depth=depth, input_shape=(224, 224, 3), classes=10)
+    rows, comparisons = [], []
+    for family in FAMILIES:
+        models = {
+            "dense": _build(family, False, **kwargs),
+            "mgic": _build(family, True, **kwargs),
+        }
+        counts = {k: (count_params(m), count_flops(m)) for k, m in models.items()}
+        for mode, make in (("training step", _train_step), ("inference", _inference)):
+            args = (x, y) if mode == "training step" else (x,)
+            fns = {label: make(model, *args) for label, model in models.items()}
+            comparison = bench.compare(fns, "dense", rounds=rounds, repeat=repeat)
+            comparisons.append(comparison)
+            row = (
+                f"{family} (384 -> 1536, {depth} blocks)",
+                mode,
+                f"{counts['mgic'][0] / counts['dense'][0]:.3f}",
+                f"{counts['mgic'][1] / counts['dense'][1]:.3f}",
+                f"{comparison.median_ms('dense'):.0f}",
+                f"{comparison.median_ms('mgic'):.0f}",
+                comparison.describe("mgic"),
+            )
+            print(row, flush=True)
+            rows.append(row)
+    return rows, comparisons
+
+
+def _summary(results):
+    """One row per model: accuracy mean and spread, params, MACs, s/epoch."""
+    rows = []
+    for key in results[0]:
+        runs = [seed_results[key] for seed_results in results]
+        accuracy = [100 * run["accuracy"] for run in runs]
+        seconds = [run["epoch_s"] for run in runs]
+        rows.append(
+            (
+                key,
+                f"{statistics.mean(accuracy):.1f} ({min(accuracy):.1f}-{max(accuracy):.1f})",
+                f"{runs[0]['params'] / 1e6:.2f}M",
+                f"{runs[0]['macs'] / 1e6:.0f}M",
+                f"{statistics.median(seconds):.1f}",
+            )
+        )
+    return rows
+
+
+def plot(results, epochs):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    colors = {"ViT": "tab:blue", "Mixer": "tab:orange"}
+    for key in results[0]:
+        family = key.split("-")[-1]
+        curves = np.array([[100 * a for a in run[key]["curve"]] for run in results])
+        mean = curves.mean(0)
+        style = "-" if key.startswith("MGIC") else "--"
+        ax.plot(range(1, epochs + 1), mean, style, color=colors[family], label=key)
+        ax.fill_between(
+            range(1, epochs + 1), curves.min(0), curves.max(0), color=colors[family], alpha=0.12
+        )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Digits 32x32, 4x4 patches, dim 256: mean and range of {len(results)} seeds")
+    ax.set_ylim(bottom=max(0, ax.get_ylim()[0]))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return bench.save_figure(fig, "token_models.png")
+
+
+def section(results, speed_rows, loads, rounds, args, env, argv=None):
+    """The BENCHMARKS.md section from the results (written by ``--write``)."""
+    train_table = bench.markdown_table(
+        ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"], _summary(results)
+    )
+    speed_table = bench.markdown_table(
+        ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms", "MGIC / dense"],
+        speed_rows,
+    )
+    return (
+        "## Token models: ViT and MLP-Mixer, MGIC against dense (issue 30)\n\n"
+        f"{bench.header(argv=argv, env=env)}\n\n"
+        "Trained on the offline digits (1,437 training, 360 test images) upsampled to "
+        "32x32, 4x4 patches (64 tokens), dim 256, feed-forward 256 -> 1024 -> 256, "
+        f"{args.depth} blocks (ViT: 4 heads), {args.epochs} epochs, {len(results)} seeds, "
+        "one recipe for all four (AdamW, weight decay 0.05, one warm-up epoch to 1e-3 "
+        "then cosine to 0, batch 64, no augmentation). The MGIC twins differ only in the "
+        "feed-forward (`MGICFeedForward`, `group_size=64, coarsest_size=128`). Few "
+        "epochs and shallow models keep the run affordable on a shared 2-core CPU; the "
+        "accuracies are therefore not converged, and the comparison is between the "
+        "twins under one budget. s / epoch is the median epoch after the first, on a "
+        "machine shared with other jobs (runs interleaved: each seed trains the four "
+        "models in turn).\n\n"
+        f"{train_table}\n\n![test accuracy per epoch](docs/token_models.png)\n\n"
+        "What the accuracy gap comes from and what was tried: "
+        "[docs/token_models.md](docs/token_models.md#trained-side-by-side).\n\n"
+        "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
+        f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
+        "float32, `tf.function`; a training step is forward, gradients and an SGD "
+        f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
+        "per-round ratios (spread in brackets), on a shared machine; load average (before, "
+        f"after) of each comparison: {loads}.\n\n"
+        f"{speed_table}"
+    )
+
+
+def main(argv=None):
+    parser = bench.parser(__doc__, quick="1 seed, 2 epochs, depth 1, 3 speed rounds")
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--speed-depth", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--json", help="also write the raw results to this JSON file")
+    parser.add_argument(
+        "--from-json", help="write the figure and section from this file's results (no runs)"
+    )
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.seeds, args.depth, args.speed_depth, args.rounds = 2, 1, 1, 1, 3
+    env = bench.announce()
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        results, speed_rows, loads = saved["training"], saved["speed"], saved["loads"]
+        rounds = saved.get("rounds", args.rounds)
+        env = saved.get("env", env)
+        run_argv = saved.get("argv", ["token_models.py", "--write"])  # the run that measured
+    else:
+        results = []
+        data = _digits()
+        for seed in range(args.seeds):
+            seed_results = {}
+            for family in FAMILIES:
+                for mgic in (False, True):
+                    key = f"{'MGIC-' if mgic else ''}{family}"
+                    seed_results[key] = _train(family, mgic, seed, data, args.epochs, args.depth)
+                    run = seed_results[key]
+                    print(
+                        f"seed {seed} {key}: accuracy {run['accuracy']:.4f}, "
+                        f"{run['epoch_s']:.1f} s/epoch",
+                        flush=True,
+                    )
+            results.append(seed_results)
+            if args.json:  # the training results so far, in case the run is interrupted
+                with open(args.json, "w") as f:
+                    json.dump({"training": results, "env": env}, f)
+        speed_rows, comparisons = speed(args.speed_depth, args.rounds, args.repeat)
+        loads = [(c.load_before, c.load_after) for c in comparisons]
+        rounds = args.rounds
+        run_argv = sys.argv if argv is None else ["token_models.py", *argv]
+        if args.json:
+            with open(args.json, "w") as f:
+                saved = {"training": results, "speed": speed_rows, "loads": loads}
+                json.dump({**saved, "rounds": rounds, "env": env, "argv": run_argv}, f)
+    text = section(results, speed_rows, loads, rounds, args, env, run_argv)
+    print(text)
+    if args.write:
+        plot(results, args.epochs)
+        bench.write_section(bench.section_name("token_models"), text)
+
+
+if __name__ == "__main__":
+    main()
