@@ -17,7 +17,9 @@ from keras_mgic.layers.point_cloud import (
     EdgeConv,
     KNNGraph,
     PointCoordinates,
+    PointPooling,
     PointTransition,
+    PointUnpooling,
 )
 from keras_mgic.layers.resize import ResizeLike
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
@@ -38,7 +40,9 @@ __all__ = [
     "MGICBlock",
     "MGICFeedForward",
     "PointCoordinates",
+    "PointPooling",
     "PointTransition",
+    "PointUnpooling",
     "PreActResidualBlock",
     "ResidualBlock",
     "ResizeLike",
