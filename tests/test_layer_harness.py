@@ -157,6 +157,16 @@ CASES = {
             run_mixed_precision_check=False,  # float16 coordinates would change the matching
         )
     ],
+    "PointRestriction": [
+        dict(
+            init_kwargs={"aggregation": "sum"},
+            input_shape=[(2, POINTS, 4), (2, POINTS)],
+            input_dtype=["float32", "int32"],
+            expected_output_shape=(2, POINTS // 2, 4),
+            expected_num_trainable_weights=0,
+            run_training_check=False,  # no weights
+        )
+    ],
     "PointUnpooling": [
         dict(
             init_kwargs={},

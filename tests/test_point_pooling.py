@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from point_reference import np_knn, np_match_points
 
-from keras_mgic.layers import PointPooling, PointUnpooling
+from keras_mgic.layers import PointPooling, PointRestriction, PointUnpooling
 from keras_mgic.layers.point_cloud import match_points
 
 pytestmark = pytest.mark.backends
@@ -79,6 +79,19 @@ def test_unpooling_is_p():
     np.testing.assert_allclose(_np(fine), np.einsum("bnc,bcf->bnf", p, _np(pooled)), rtol=1e-6)
 
 
+@pytest.mark.parametrize("aggregation", ["sum", "mean"])
+def test_restriction_is_p_transpose_with_the_pooling_clusters(aggregation):
+    features, coordinates = _cloud(8, channels=3)
+    other = np.random.default_rng(1).normal(size=(2, 24, 6)).astype("float32")
+    pooled, _, clusters = PointPooling(k=4, aggregation=aggregation)(features, coordinates)
+    restricted = PointRestriction(aggregation)(other, clusters)
+    p = _prolongation(_np(clusters))
+    expected = np.einsum("bnc,bnf->bcf", p, other) / (2 if aggregation == "mean" else 1)
+    np.testing.assert_allclose(_np(restricted), expected, rtol=1e-5, atol=1e-5)
+    same = PointRestriction(aggregation)([features, clusters])  # the list form
+    np.testing.assert_allclose(_np(same), _np(pooled), rtol=1e-5, atol=1e-5)
+
+
 def test_pooled_features_do_not_depend_on_the_point_order():
     features, coordinates = _cloud(6, points=32)
     permutation = np.random.default_rng(0).permutation(32)
@@ -109,6 +122,7 @@ def test_config_round_trip():
     clone = PointPooling.from_config(layer.get_config())
     assert (clone.k, clone.rounds, clone.aggregation, clone.name) == (7, 2, "mean", "pool")
     assert PointUnpooling.from_config(PointUnpooling(name="up").get_config()).name == "up"
+    assert PointRestriction.from_config(PointRestriction("sum").get_config()).aggregation == "sum"
 
 
 def test_argument_errors():

@@ -18,6 +18,7 @@ from keras_mgic.layers.point_cloud import (
     KNNGraph,
     PointCoordinates,
     PointPooling,
+    PointRestriction,
     PointTransition,
     PointUnpooling,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "MGICFeedForward",
     "PointCoordinates",
     "PointPooling",
+    "PointRestriction",
     "PointTransition",
     "PointUnpooling",
     "PreActResidualBlock",

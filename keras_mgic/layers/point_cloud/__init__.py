@@ -8,7 +8,8 @@
 - ``PointTransition``: the cheap width change in front of an MGIC block.
 - ``PointCoordinates``: the coordinate channels of a point-cloud input.
 - ``PointPooling``, ``PointUnpooling``: DiffGCN's multigrid pooling (``P^T``) and unpooling
-  (``P``) with a static cluster count (``points / 2``), from a matching on the k-NN graph.
+  (``P``) with a static cluster count (``points / 2``), from a matching on the k-NN graph;
+  ``PointRestriction``: ``P^T`` of other features with a pooling's clusters.
 
 ``EdgeConv``, ``DiffGCNConv`` and ``DiffGCNResidualBlock`` take ``filters`` and ``groups``,
 so they are MGIC per-level blocks: ``MGICBlock(block="diffgcn_residual")`` (or
@@ -30,6 +31,7 @@ from keras_mgic.layers.point_cloud.graph_ops import (
 from keras_mgic.layers.point_cloud.knn import KNNGraph
 from keras_mgic.layers.point_cloud.pooling import (
     PointPooling,
+    PointRestriction,
     PointUnpooling,
     gather_points,
     match_points,
@@ -51,6 +53,7 @@ __all__ = [
     "KNNGraph",
     "PointCoordinates",
     "PointPooling",
+    "PointRestriction",
     "PointUnpooling",
     "PointTransition",
     "gather_neighbors",

@@ -279,3 +279,62 @@ class PointUnpooling(keras.layers.Layer):
         return keras.KerasTensor(
             (coarse.shape[0], clusters.shape[1], coarse.shape[-1]), coarse.dtype
         )
+
+
+@keras.saving.register_keras_serializable(package="keras_mgic")
+class PointRestriction(keras.layers.Layer):
+    """``P^T X`` with the clusters of a :class:`PointPooling`: other fine features carried to
+    the coarse level of a pooling already done (a stage's output to a coarser stage).
+
+    Args:
+        aggregation: ``"sum"`` (``P^T X``) or ``"mean"`` (default: the cluster means).
+        **kwargs: base ``keras.layers.Layer`` arguments.
+
+    Call arguments: ``fine`` ``(batch, points, channels)``, ``clusters`` int ``(batch,
+    points)`` (``points / 2`` clusters of two), or the list ``[fine, clusters]``. Returns
+    ``(batch, points / 2, channels)``, clusters in the pooling's order (one
+    ``UNSORTED_SEGMENT_SUM``).
+
+    Example:
+
+    >>> x = keras.ops.convert_to_tensor([[[1.0], [2.0], [3.0], [5.0]]])
+    >>> keras.ops.convert_to_numpy(PointRestriction()(x, [[1, 0, 0, 1]]))[0, :, 0].tolist()
+    [2.5, 3.0]
+    """
+
+    def __init__(self, aggregation="mean", **kwargs):
+        super().__init__(**kwargs)
+        self.aggregation = _check_aggregation(aggregation)
+
+    def build(self, input_shape):
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            input_shape = input_shape[0]
+        point_channels("PointRestriction", input_shape)
+        _check_even("PointRestriction", input_shape[1])
+
+    def call(self, fine, clusters=None):
+        if clusters is None:
+            fine, clusters = fine
+        clusters = keras.ops.cast(keras.ops.convert_to_tensor(clusters), "int32")
+        shape = keras.ops.shape(fine)
+        batch, half, channels = shape[0], shape[1] // 2, fine.shape[-1]
+        offsets = keras.ops.reshape(keras.ops.arange(batch, dtype="int32") * half, (-1, 1))
+        segments = keras.ops.reshape(clusters + offsets, (-1,))
+        rows = keras.ops.reshape(fine, (-1, channels))
+        summed = keras.ops.segment_sum(rows, segments, num_segments=batch * half)
+        summed = keras.ops.cast(summed, fine.dtype)  # PyTorch's segment_sum returns float32
+        if self.aggregation == "mean":
+            summed = summed * 0.5
+        return keras.ops.reshape(summed, (batch, half, channels))
+
+    def compute_output_spec(self, fine, clusters=None):
+        if clusters is None:
+            fine, clusters = fine
+        points = fine.shape[1]
+        half = None if points is None else points // 2
+        return keras.KerasTensor((fine.shape[0], half, fine.shape[-1]), fine.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["aggregation"] = self.aggregation
+        return config
