@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from point_reference import np_knn, np_match_points
 
+import keras_mgic
 from keras_mgic.layers import PointPooling, PointRestriction, PointUnpooling
 from keras_mgic.layers.point_cloud import match_points
 
@@ -132,3 +133,14 @@ def test_argument_errors():
         PointPooling(k=2)(keras.ops.ones((1, 7, 3)))
     with pytest.raises(ValueError, match="needs `neighbors`"):
         PointPooling()(keras.ops.ones((1, 8, 3)))
+
+
+def test_count_flops_counts_p_transpose_and_p_once_per_fine_point_and_channel():
+    features = keras.Input((16, 5))
+    coordinates = keras.Input((16, 3))
+    pooled, centres, clusters = PointPooling(k=3)(features, coordinates)
+    restricted = PointRestriction()(features, clusters)
+    fine = PointUnpooling()(pooled, clusters)
+    model = keras.Model([features, coordinates], [centres, restricted, fine])
+    # P^T on 5 features + 3 coordinates, P^T on 5 features, P on 5 features: 16 points each.
+    assert keras_mgic.count_flops(model) == 16 * (5 + 3) + 16 * 5 + 16 * 5

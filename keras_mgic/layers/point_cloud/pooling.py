@@ -49,7 +49,8 @@ def gather_points(values, indices):
     flat = keras.ops.reshape(indices + offsets, (-1,))
     rows = keras.ops.reshape(values, (-1, *values.shape[2:]))
     gathered = keras.ops.take(rows, flat, axis=0)
-    return keras.ops.reshape(gathered, (batch, -1, *values.shape[2:]))
+    n = -1 if indices.shape[1] is None else indices.shape[1]
+    return keras.ops.reshape(gathered, (batch, n, *values.shape[2:]))
 
 
 def _argsort(x):
@@ -100,13 +101,13 @@ def match_points(coordinates, neighbors, rounds=4):
     neighbors = keras.ops.cast(keras.ops.convert_to_tensor(neighbors), "int32")
     shape = keras.ops.shape(neighbors)
     batch, points, k = shape[0], shape[1], neighbors.shape[-1]
-    flat_neighbors = keras.ops.reshape(neighbors, (batch, -1))
-    itself = keras.ops.broadcast_to(
-        keras.ops.expand_dims(keras.ops.arange(points, dtype="int32"), 0), (batch, points)
-    )
+    edges = -1 if neighbors.shape[1] is None else neighbors.shape[1] * k
+    flat_neighbors = keras.ops.reshape(neighbors, (batch, edges))
+    zeros = keras.ops.zeros_like(neighbors[..., 0])  # (batch, points), of known rank
+    itself = zeros + keras.ops.expand_dims(keras.ops.arange(points, dtype="int32"), 0)
     # The nearest valid neighbour is the valid one of highest priority: k, k - 1, ..., 1.
     priority = keras.ops.cast(keras.ops.arange(k, 0, -1), "int32")
-    matched = keras.ops.zeros((batch, points), "int32")
+    matched = zeros
     partner = itself
     for _ in range(rounds):
         taken = keras.ops.reshape(gather_points(matched, flat_neighbors), (batch, points, k))
@@ -155,9 +156,9 @@ def pair_sum(values, order):
     """``P^T`` applied to ``values`` ``(batch, points, channels)``: the sum over each cluster
     of two (``order`` from :func:`match_points`), ``(batch, points / 2, channels)``."""
     gathered = gather_points(values, order)
-    return keras.ops.sum(
-        keras.ops.reshape(gathered, (keras.ops.shape(values)[0], -1, 2, values.shape[-1])), 2
-    )
+    half = -1 if values.shape[1] is None else values.shape[1] // 2
+    pairs = keras.ops.reshape(gathered, (keras.ops.shape(values)[0], half, 2, values.shape[-1]))
+    return keras.ops.sum(pairs, 2)
 
 
 @keras.saving.register_keras_serializable(package="keras_mgic")
@@ -317,7 +318,8 @@ class PointRestriction(keras.layers.Layer):
             fine, clusters = fine
         clusters = keras.ops.cast(keras.ops.convert_to_tensor(clusters), "int32")
         shape = keras.ops.shape(fine)
-        batch, half, channels = shape[0], shape[1] // 2, fine.shape[-1]
+        batch, channels = shape[0], fine.shape[-1]
+        half = shape[1] // 2 if fine.shape[1] is None else fine.shape[1] // 2
         offsets = keras.ops.reshape(keras.ops.arange(batch, dtype="int32") * half, (-1, 1))
         segments = keras.ops.reshape(clusters + offsets, (-1,))
         rows = keras.ops.reshape(fine, (-1, channels))
