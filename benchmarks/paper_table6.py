@@ -255,12 +255,14 @@ def main(argv=None):
         NOTES,
     ]
     if args.time:
+        load_before = bench.load_average()
         timing = time_table(ROWS, args.batch, args.rounds)
         print(timing)
         text += [
             f"Wall-clock, batch {args.batch} of 1,024 points, TensorFlow on this CPU (median "
             f"over {args.rounds} alternating rounds of the median of 2 calls, after one "
-            "warm-up call each):\n",
+            f"warm-up call each; load average {load_before} before, "
+            f"{bench.load_average()} after: other jobs shared the machine):\n",
             timing + "\n",
         ]
     if args.write:
