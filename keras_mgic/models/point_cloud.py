@@ -484,7 +484,7 @@ MGICDiffGCN.__doc__ = _doc(
     "mgic_diffgcn",
     [_CONVS_DOC.format(what="``MGICBlock`` s"), _TERMS_DOC, _MGIC_DOC, _POOLING_DOC],
     ">>> model = MGICDiffGCN(input_shape=(128, 3), k=4, classes=5)\n"
-    '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16]',
+    '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16, 8]',
 )
 
 

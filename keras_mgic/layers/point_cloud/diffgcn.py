@@ -16,57 +16,28 @@ from keras_mgic.layers.validation import point_channels, positive_int
 TERMS = ("mass", "gradient", "laplacian")
 
 
-def _edge_sums(features, neighbors, coordinates, weights):
-    """Sums over the edges of DiffGCN's auxiliary graph, in one pass for several operators.
+def _edge_sums(features, neighbors, coordinates, weight):
+    """Sums over the edges of DiffGCN's auxiliary graph, shared by its two operators.
 
-    For each edge ``j -> i`` (``j`` a neighbour of ``i``): ``delta = x_i - x_j`` and, for
-    every function ``weight`` of ``weights``, the per-coordinate edge weight ``w =
-    weight(p_j - p_i)``. Returns ``(own, chosen, count)``: ``own[i] = sum_j w_ij delta_ij``
-    over the edges of which ``i`` is the centre, ``chosen[i]`` the same sum over the edges of
-    which ``i`` is the neighbour (``(batch, points, len(weights) * dims, channels)`` each, the
-    weights one after the other), and ``count`` the edges each point belongs to, ``(batch,
-    points, 1, 1)``: its ``k`` own ones plus the in-degree. The features and the coordinates
-    are gathered once and one ``segment_sum`` scatters every weighted edge value (a second,
-    one channel wide, the in-degree).
+    For each edge ``j -> i`` (``j`` a neighbour of ``i``): ``delta = x_i - x_j`` and the
+    per-coordinate edge weight ``w = weight(p_j - p_i)``. Returns ``(own, chosen, count)``:
+    ``own[i] = sum_j w_ij delta_ij`` over the edges of which ``i`` is the centre, ``chosen[i]``
+    the same sum over the edges of which ``i`` is the neighbour (``(batch, points, dims,
+    channels)`` each), and ``count`` the edges each point belongs to, ``(batch, points, 1,
+    1)``: its ``k`` own ones plus the in-degree. No ``(points, k, dims * channels)`` tensor.
     """
     coordinates = keras.ops.cast(coordinates, features.dtype)
     neighbors = keras.ops.convert_to_tensor(neighbors)
-    shape = keras.ops.shape(features)
-    channels, k = features.shape[-1], neighbors.shape[-1]
     delta = keras.ops.expand_dims(features, 2) - gather_neighbors(features, neighbors)
-    offset = gather_neighbors(coordinates, neighbors) - keras.ops.expand_dims(coordinates, 2)
-    w = keras.ops.concatenate([weight(offset) for weight in weights], axis=-1)
-    width = w.shape[-1]
+    w = weight(gather_neighbors(coordinates, neighbors) - keras.ops.expand_dims(coordinates, 2))
     own = keras.ops.einsum("bnkd,bnkc->bndc", w, delta)
-    edges = keras.ops.expand_dims(w, -1) * keras.ops.expand_dims(delta, 3)
-    edges = keras.ops.reshape(edges, (shape[0], shape[1], k, width * channels))
-    chosen = scatter_to_neighbors(edges, neighbors)
-    chosen = keras.ops.reshape(chosen, (shape[0], shape[1], width, channels))
+    chosen = [
+        scatter_to_neighbors(delta * w[..., d : d + 1], neighbors)
+        for d in range(coordinates.shape[-1])
+    ]
     in_degree = scatter_to_neighbors(keras.ops.ones_like(w[..., :1]), neighbors)
-    count = keras.ops.expand_dims(in_degree + float(k), -1)
-    return own, chosen, count
-
-
-def _split(values, dims):
-    """``(batch, points, n * dims, channels)`` -> the ``n`` blocks of ``dims``."""
-    return [values[:, :, i : i + dims] for i in range(0, values.shape[2], dims)]
-
-
-def _operators(features, neighbors, coordinates, gradient=True, laplacian=True):
-    """DiffGCN's gradient and / or Laplacian (see :func:`graph_gradient` and
-    :func:`graph_laplacian`) from one pass over the edges, in that order."""
-    dims = coordinates.shape[-1]
-    weights = ([lambda offset: offset] if gradient else []) + (
-        [keras.ops.square] if laplacian else []
-    )
-    own, chosen, count = _edge_sums(features, neighbors, coordinates, weights)
-    owns, chosens = _split(own, dims), _split(chosen, dims)
-    results = []
-    if gradient:
-        results.append((owns.pop(0) + chosens.pop(0)) / (4.0 * count))
-    if laplacian:
-        results.append((chosens.pop(0) - owns.pop(0)) / (8.0 * count))
-    return results
+    count = keras.ops.expand_dims(in_degree + float(neighbors.shape[-1]), -1)
+    return own, keras.ops.stack(chosen, axis=2), count
 
 
 def graph_gradient(features, neighbors, coordinates):
@@ -98,7 +69,8 @@ def graph_gradient(features, neighbors, coordinates):
     >>> keras.ops.convert_to_numpy(graph_gradient(x, [[[1], [0]]], p))[0, :, :, 0].tolist()
     [[-0.5, 0.0], [-0.5, 0.0]]
     """
-    return _operators(features, neighbors, coordinates, laplacian=False)[0]
+    own, chosen, count = _edge_sums(features, neighbors, coordinates, lambda offset: offset)
+    return (own + chosen) / (4.0 * count)
 
 
 def graph_laplacian(features, neighbors, coordinates):
@@ -126,7 +98,8 @@ def graph_laplacian(features, neighbors, coordinates):
     >>> keras.ops.convert_to_numpy(graph_laplacian(x, [[[1], [0]]], p))[0, :, :, 0].tolist()
     [[0.25, 0.0], [-0.25, 0.0]]
     """
-    return _operators(features, neighbors, coordinates, gradient=False)[0]
+    own, chosen, count = _edge_sums(features, neighbors, coordinates, keras.ops.square)
+    return (chosen - own) / (8.0 * count)
 
 
 def check_terms(terms):
@@ -271,9 +244,10 @@ class DiffGCNConv(GraphConv):
         parts = []
         if "mass" in self.terms:
             parts.append(keras.ops.expand_dims(inputs, 2))
-        gradient, laplacian = "gradient" in self.terms, "laplacian" in self.terms
-        if gradient or laplacian:  # one pass over the edges for both operators
-            parts += _operators(inputs, neighbors, coordinates, gradient, laplacian)
+        if "gradient" in self.terms:
+            parts.append(graph_gradient(inputs, neighbors, coordinates))
+        if "laplacian" in self.terms:
+            parts.append(graph_laplacian(inputs, neighbors, coordinates))
         return parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=2)
 
     def call(self, inputs, neighbors=None, coordinates=None, training=None):

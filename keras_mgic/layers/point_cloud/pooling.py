@@ -260,7 +260,8 @@ class PointUnpooling(keras.layers.Layer):
     Example:
 
     >>> y = keras.ops.convert_to_tensor([[[1.0], [2.0]]])
-    >>> keras.ops.convert_to_numpy(PointUnpooling()(y, [[1, 0, 0, 1]]))[0, :, 0].tolist()
+    >>> clusters = keras.ops.convert_to_tensor([[1, 0, 0, 1]])
+    >>> keras.ops.convert_to_numpy(PointUnpooling()(y, clusters))[0, :, 0].tolist()
     [2.0, 1.0, 1.0, 2.0]
     """
 
@@ -299,7 +300,8 @@ class PointRestriction(keras.layers.Layer):
     Example:
 
     >>> x = keras.ops.convert_to_tensor([[[1.0], [2.0], [3.0], [5.0]]])
-    >>> keras.ops.convert_to_numpy(PointRestriction()(x, [[1, 0, 0, 1]]))[0, :, 0].tolist()
+    >>> clusters = keras.ops.convert_to_tensor([[1, 0, 0, 1]])
+    >>> keras.ops.convert_to_numpy(PointRestriction()(x, clusters))[0, :, 0].tolist()
     [2.5, 3.0]
     """
 
