@@ -215,7 +215,7 @@ def compare(fns, baseline, rounds, repeat, warmup=2, timer=time.perf_counter, lo
 def header(comparison=None, argv=None, env=None):
     """The lines above a BENCHMARKS.md table: the command, the machine and libraries, and
     (for a timed comparison) the rounds and the load average before and after."""
-    lines = [f"`{command(argv)}`", "", f"Machine: {env or environment()}."]
+    lines = [f"`{command(argv)}`", "", f"{env or environment()}."]
     if comparison is not None:
         lines.append(
             f"{comparison.rounds} interleaved rounds after warm-up; ratios are the median of "

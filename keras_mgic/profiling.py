@@ -22,7 +22,14 @@ import keras
 import numpy as np
 
 from keras_mgic.layers.feed_forward import MGICFeedForward
-from keras_mgic.layers.point_cloud import DiffGCNConv, EdgeConv, PointTransition
+from keras_mgic.layers.point_cloud import (
+    DiffGCNConv,
+    EdgeConv,
+    PointPooling,
+    PointRestriction,
+    PointTransition,
+    PointUnpooling,
+)
 from keras_mgic.layers.tokens import PositionEmbedding
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
 
@@ -97,6 +104,20 @@ def _dense_macs(layer, inputs, outputs):
     return _output_elements(outputs) * int(layer.kernel.shape[0])
 
 
+def _pooling_macs(layer, inputs, outputs):
+    # P^T on the features and the coordinates: one per nonzero of P (a fine point) per channel.
+    features, coordinates = outputs[0], outputs[1]
+    return 2 * (_output_elements(features) + _output_elements(coordinates))
+
+
+def _restriction_macs(layer, inputs, outputs):
+    return 2 * _output_elements(outputs)  # P^T: one per fine point per channel
+
+
+def _unpooling_macs(layer, inputs, outputs):
+    return _output_elements(outputs)  # P: one per fine point per channel
+
+
 def _feed_forward_macs(layer, inputs, outputs):
     # Every level's grouped maps, once per position (token, pixel).
     shape = keras.ops.shape(outputs)
@@ -153,6 +174,11 @@ FLOP_COUNTERS = {
     EdgeConv: _conv_macs,
     DiffGCNConv: _conv_macs,
     PointTransition: _conv_macs,
+    # Multigrid pooling: P^T X and P Y as sparse products, one MAC per nonzero of P (one per
+    # fine point) per channel; the matching (gathers and top_k) is not counted.
+    PointPooling: _pooling_macs,
+    PointRestriction: _restriction_macs,
+    PointUnpooling: _unpooling_macs,
 }
 
 #: Leaf layers with weights that do no multiply-adds (no warning for them).
@@ -312,7 +338,9 @@ def count_flops(model, input_shape=None):
     Point sets: ``EdgeConv``, ``DiffGCNConv`` and ``PointTransition`` count their kernel once
     per point (points x filters x kernel rows); the k-NN graph's distance products, ``top_k``,
     the gathers and scatters along the graph and DiffGCN's gradient products are not
-    counted, as the paper's DGCNN row (Table 6) does not count them.
+    counted, as the paper's DGCNN row (Table 6) does not count them. ``PointPooling``,
+    ``PointRestriction`` and ``PointUnpooling`` count ``P^T X`` and ``P Y`` as sparse
+    products: one MAC per fine point per channel (the matching itself is not counted).
     A convolution's count is its output elements times the kernel size per output
     (``kh * kw * channels_in / groups``). Not counted, as in the paper: biases, BatchNorm,
     activations, additions, pooling and resizing. TensorFlow's profiler reports about two

@@ -143,3 +143,40 @@ def np_diffgcn_residual_block(block, x, neighbors, coordinates, training):
     """A built ``DiffGCNResidualBlock`` in NumPy: ``relu(x + BN(W grad x))``."""
     update = np_diffgcn_conv(block.conv, x, neighbors, coordinates, training, lambda h: h)
     return relu(np.asarray(x, np.float64) + update)
+
+
+def np_match_points(coordinates, neighbors, rounds=4):
+    """Point pooling's clusters, point by point: ``rounds`` handshake rounds (every unmatched
+    point proposes to its nearest unmatched neighbour; mutual proposals pair), then the
+    leftovers paired in the order of their projection on the layer's fixed direction;
+    clusters numbered by the projection rank of their first point. Returns ``(batch, n)``
+    cluster ids."""
+    direction = np.array([1.0, 0.7548776662466927, 0.5698402909980532, 0.4301597090019468])
+    coordinates = np.asarray(coordinates, np.float64)
+    result = []
+    for p, nbrs in zip(coordinates, np.asarray(neighbors), strict=True):
+        n = len(p)
+        partner = [None] * n
+        for _ in range(rounds):
+            proposal = [None] * n
+            for i in range(n):
+                if partner[i] is None:
+                    proposal[i] = next((j for j in nbrs[i] if partner[j] is None), None)
+            for i in range(n):
+                j = proposal[i]
+                if j is not None and proposal[j] == i:
+                    partner[i] = j
+        projection = p @ direction[: p.shape[1]]
+        rank = np.empty(n, int)
+        rank[np.argsort(projection, kind="stable")] = np.arange(n)
+        pairs = sorted({tuple(sorted((i, partner[i]))) for i in range(n) if partner[i] is not None})
+        leftovers = sorted((i for i in range(n) if partner[i] is None), key=lambda i: rank[i])
+        pairs += [tuple(leftovers[m : m + 2]) for m in range(0, len(leftovers), 2)]
+        firsts = [
+            min(rank[i] for i in pair) + (n if partner[pair[0]] is None else 0) for pair in pairs
+        ]
+        clusters = np.empty(n, int)
+        for c, pair in enumerate(pairs[m] for m in np.argsort(firsts)):
+            clusters[list(pair)] = c
+        result.append(clusters)
+    return np.stack(result)

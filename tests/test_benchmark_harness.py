@@ -85,7 +85,7 @@ def test_header_names_command_machine_rounds_and_load(harness):
         comparison, argv=["benchmarks/x.py", "--write"], env="machine: x86_64, cores: 2"
     )
     assert "python benchmarks/x.py --write" in text
-    assert "Machine: machine: x86_64, cores: 2." in text
+    assert "\nmachine: x86_64, cores: 2." in text
     assert "2 interleaved rounds" in text
     assert "load average 0.25 before, 3.0 after" in text
     assert "median of the per-round ratios" in text

@@ -38,7 +38,7 @@ def test_the_target_is_two_points_at_a_third_of_the_macs(point_clouds, accuracy,
 
 
 def test_the_mgic_defaults_are_read_from_the_builder(point_clouds):
-    assert point_clouds["mgic_defaults"]() == "s_g = 8, s_c = 16"
+    assert point_clouds["mgic_defaults"]() == "s_g = 4, s_c = 16"
 
 
 def test_knn_distance_macs_are_points_squared_times_channels(paper_table6):

@@ -141,10 +141,11 @@ def test_summary_counts_segmentation_at_table_5_size_by_default(monkeypatch):
 
 
 def test_summary_point_cloud_pair_takes_points(capsys):
-    argv = ["summary", "mgic_diffgcn", "--input-size", "64", "--group-size", "16"]
+    # 128 points: pooled three times, 16 are left for the k-NN graph of k = 10.
+    argv = ["summary", "mgic_diffgcn", "--input-size", "128", "--group-size", "16"]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     rows, _ = _printed_rows(out)
-    assert rows["diffgcn"] == _expected("diffgcn", points=64)
-    assert rows["mgic_diffgcn"] == _expected("mgic_diffgcn", points=64, group_size=16)
-    assert "input 64x3" in out and "group_size=16, coarsest_size=16" in out
+    assert rows["diffgcn"] == _expected("diffgcn", points=128)
+    assert rows["mgic_diffgcn"] == _expected("mgic_diffgcn", points=128, group_size=16)
+    assert "input 128x3" in out and "group_size=16, coarsest_size=16" in out

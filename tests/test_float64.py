@@ -211,7 +211,7 @@ def test_point_mgic_block_float64_gradient():
     "name, kwargs, shape",
     [
         ("mgic_resnet20", {"input_shape": (16, 16, 3)}, (2, 16, 16, 3)),
-        ("mgic_diffgcn", {"input_shape": (16, 3), "k": 3}, (2, 16, 3)),
+        ("mgic_diffgcn", {"input_shape": (32, 3), "k": 3}, (2, 32, 3)),  # pooled to 4 points
         ("dgcnn", {"input_shape": (16, 3), "k": 3}, (2, 16, 3)),
     ],
 )

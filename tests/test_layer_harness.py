@@ -147,6 +147,36 @@ CASES = {
             run_training_check=False,  # no weights
         )
     ],
+    "PointPooling": [
+        dict(
+            init_kwargs={"k": 3, "aggregation": "mean"},
+            input_shape=(2, POINTS, 3),  # a set pooled by its own positions
+            expected_output_shape=((2, POINTS // 2, 3), (2, POINTS // 2, 3), (2, POINTS)),
+            expected_num_trainable_weights=0,
+            run_training_check=False,  # no weights
+            run_mixed_precision_check=False,  # float16 coordinates would change the matching
+        )
+    ],
+    "PointRestriction": [
+        dict(
+            init_kwargs={"aggregation": "sum"},
+            input_shape=[(2, POINTS, 4), (2, POINTS)],
+            input_dtype=["float32", "int32"],
+            expected_output_shape=(2, POINTS // 2, 4),
+            expected_num_trainable_weights=0,
+            run_training_check=False,  # no weights
+        )
+    ],
+    "PointUnpooling": [
+        dict(
+            init_kwargs={},
+            input_shape=[(2, POINTS // 2, 4), (2, POINTS)],
+            input_dtype=["float32", "int32"],
+            expected_output_shape=(2, POINTS, 4),
+            expected_num_trainable_weights=0,
+            run_training_check=False,  # no weights
+        )
+    ],
     "PointTransition": [
         dict(
             init_kwargs={"filters": 8},

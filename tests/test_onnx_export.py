@@ -21,7 +21,7 @@ pytest.importorskip("onnxruntime", reason="ONNX parity needs onnxruntime (the on
 if keras.backend.backend() != "tensorflow":
     pytest.skip("ONNX export runs on the TensorFlow backend", allow_module_level=True)
 
-POINTS = {"input_shape": (32, 3), "k": 4, "classes": 3}
+POINTS = {"input_shape": (48, 3), "k": 4, "classes": 3}  # pooled DiffGCNs: 6 points last
 IMAGES = {"input_shape": (32, 32, 3), "classes": 3}
 MOBILE = {**IMAGES, "alpha": 0.35, "group_size": 8, "coarsest_size": 8}
 #: name: (builder arguments, largest error allowed relative to the logits' scale).

@@ -4,6 +4,7 @@ parity with Keras on held-out point clouds, and the error that names an op that 
 convert."""
 
 import keras
+import numpy as np
 import pytest
 
 from keras_mgic import export, models
@@ -43,6 +44,24 @@ def test_point_cloud_models_export_with_builtin_ops_and_parity(
     assert expected_ops <= ops and not any(op.startswith(("FLEX", "CUSTOM")) for op in ops)
     parity = export.check_parity(model, path, held_out)
     assert parity["top1_agreement"] == 1.0 and parity["max_rel_error"] < 1e-5, parity
+
+
+@pytest.mark.slow
+def test_pooled_diffgcn_exports_and_its_tflite_file_ignores_the_point_order(held_out, tmp_path):
+    """DiffGCN with its multigrid pooling (48 -> 24 -> 12 -> 6 points): builtin ops only,
+    float32 parity, and the same scores from the TFLite file for permuted clouds."""
+    model = models.get_model("diffgcn", points=48, coordinate_dim=2, features=1, k=4)
+    model(held_out, training=True)
+    path = export.to_tflite(model, tmp_path / "diffgcn.tflite")
+    ops = set(export.list_ops(path))
+    assert {"TOPK_V2", "GATHER", "UNSORTED_SEGMENT_SUM", "ARG_MAX"} <= ops
+    assert not any(op.startswith(("FLEX", "CUSTOM")) for op in ops)
+    parity = export.check_parity(model, path, held_out)
+    assert parity["top1_agreement"] == 1.0 and parity["max_rel_error"] < 1e-5, parity
+    permutation = np.random.default_rng(0).permutation(48)
+    scores = export.run_tflite(path, held_out)
+    permuted = export.run_tflite(path, held_out[:, permutation])
+    np.testing.assert_allclose(permuted, scores, atol=1e-5)
 
 
 @keras.saving.register_keras_serializable(package="point_export_tests")

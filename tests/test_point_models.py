@@ -54,7 +54,7 @@ def test_dgcnn_counts_follow_dgcnns_layers():
 def test_diffgcn_counts_follow_its_terms(terms, width):
     """One DiffGCN convolution per stage: ``width * c_in`` inputs to c_out, ``width`` = 1
     (mass) + 3 (gradient) + 3 (Laplacian) components per channel in 3 dimensions."""
-    kwargs = {} if terms is None else {"terms": terms}
+    kwargs = {"point_pooling": None} if terms is None else {"terms": terms, "point_pooling": None}
     for convs in (1, 2):
         model = models.DiffGCN(points=256, convs_per_stage=convs, **kwargs)
         stages = [(3, 64), (64, 64), (64, 128), (128, 256)]
@@ -64,6 +64,37 @@ def test_diffgcn_counts_follow_its_terms(terms, width):
         assert keras_mgic.count_params(model) == conv + _head(10)
         point_macs = sum(width * cin * cout for cin, cout in layers) + 512 * 64
         assert keras_mgic.count_flops(model) == 256 * point_macs + 128 * 64 + 64 * 64 + 640
+
+
+def test_pooled_diffgcn_counts_follow_the_points_of_each_stage():
+    """The multigrid layout: stages on 256, 128, 64, 32 points; each pooling costs P^T on
+    the previous stage's output and the coordinates, each stage output is restricted down to
+    the 32 coarsest points, where the embedding (512 -> 64) runs."""
+    model = models.DiffGCN(points=256)
+    stages = [(3, 64), (64, 64), (64, 128), (128, 256)]
+    points = [256, 128, 64, 32]
+    assert [model.get_layer(f"stage{s}_knn").output.shape[1] for s in (1, 2, 3, 4)] == points
+    conv = sum(7 * cin * cout + _bn(cout) for cin, cout in stages)
+    assert keras_mgic.count_params(model) == conv + _head(10)  # pooling has no weights
+    convs = sum(n * 7 * cin * cout for n, (cin, cout) in zip(points, stages, strict=True))
+    pools = sum(points[s - 1] * (stages[s - 1][1] + 3) for s in (1, 2, 3))
+    restrictions = sum(
+        points[level] * cout for s, (_, cout) in enumerate(stages) for level in range(s, 3)
+    )
+    head = 32 * 512 * 64 + 128 * 64 + 64 * 64 + 640
+    assert keras_mgic.count_flops(model) == convs + pools + restrictions + head
+
+
+def test_the_unpooled_layout_is_kept_by_point_pooling_none():
+    for name in ("diffgcn", "mgic_diffgcn"):
+        model = _build(name, point_pooling=None)
+        assert not [
+            layer for layer in model.layers if "pool" in layer.name and "stage" in layer.name
+        ]
+        assert model.get_layer("embedding").output.shape[1] == POINTS
+        pooled = _build(name)
+        assert pooled.get_layer("stage4_pool").output[0].shape[1] == POINTS // 8
+        assert pooled.get_layer("embedding").output.shape[1] == POINTS // 8
 
 
 def test_mgic_diffgcn_is_diffgcn_with_mgic_stages():
@@ -102,8 +133,11 @@ def test_classifier_output_does_not_depend_on_the_order_of_the_points(name):
     assert np.abs(expected - expected[:1]).max() > 1e-4  # the inputs are told apart
     features = keras.Model(model.input, model.get_layer("embedding_act").output)
     per_point = _np(features(x, training=False))
+    # Unpooled: per point, permuted with the points; pooled: per coarse point, in an order
+    # that follows the geometry, so not permuted at all.
+    expected = per_point if name != "dgcnn" else per_point[:, permutation]
     np.testing.assert_allclose(
-        _np(features(x[:, permutation], training=False)), per_point[:, permutation], atol=1e-5
+        _np(features(x[:, permutation], training=False)), expected, atol=1e-5
     )
 
 
@@ -124,8 +158,8 @@ def test_feature_extractor_on_an_input_tensor_with_pooling(pooling):
 
 
 def test_input_shape_points_features_and_coordinate_dim():
-    model = models.DiffGCN(points=32, features=1, coordinate_dim=2, k=K, classes=CLASSES)
-    assert model.input_shape == (None, 32, 3) and model.output_shape == (None, CLASSES)
+    model = models.DiffGCN(points=48, features=1, coordinate_dim=2, k=K, classes=CLASSES)
+    assert model.input_shape == (None, 48, 3) and model.output_shape == (None, CLASSES)
     assert model.get_layer("stage1_diffgcn").kernel.shape == ((1 + 2 + 2) * 3, 64)
     inferred = models.DGCNN(input_shape=(40, 5), k=K)  # features: the channels beyond x, y, z
     assert inferred.input_shape == (None, 40, 5)
@@ -157,6 +191,9 @@ def test_weights_path_round_trip(tmp_path):
         ("dgcnn", {"input_shape": (64, 3, 1)}, "input_shape"),
         ("diffgcn", {"convs_per_stage": 0}, "Received: convs_per_stage=0$"),
         ("mgic_diffgcn", {"group_size": 5}, "Received: group_size=5$"),
+        ("diffgcn", {"input_shape": (60, 3)}, "divisible by 8 .*Received: points=60, k=4$"),
+        ("mgic_diffgcn", {"input_shape": (32, 3)}, "k \\+ 1 = 5 .*Received: points=32, k=4$"),
+        ("diffgcn", {"point_pooling": "graclus"}, "Received: point_pooling='graclus'$"),
         ("dgcnn", {"features": -1}, "Received: features=-1$"),
         ("dgcnn", {"coordinate_dim": 0}, "Received: coordinate_dim=0$"),
         ("diffgcn", {"weights": "imagenet"}, "Received: weights='imagenet'$"),

@@ -85,3 +85,30 @@ def test_point_arguments_on_the_wrong_data_are_one_line_errors(argv, message, ca
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
     assert message in err and not output.exists()
+
+
+@pytest.mark.slow
+def test_pooled_diffgcn_trains_from_the_cli_and_exports_to_float16(tmp_path):
+    """DiffGCN with its multigrid pooling (96 -> 48 -> 24 -> 12 points, k = 10): ``keras-mgic
+    train`` on digit_points, then a float16 TFLite file with builtin ops and the same
+    predictions."""
+    output = tmp_path / "run"
+    argv = (
+        "--model diffgcn --dataset digit_points --num-points 96 --batch-size 16 "
+        "--max-train-examples 64 --max-test-examples 24 --epochs 1 --verbose 0"
+    ).split()
+    code, printed = run_cli("train", *argv, "--output", output)
+    assert code == 0, printed
+    model = keras.saving.load_model(os.path.join(output, "model.keras"))
+    assert model.get_layer("stage4_pool").output[0].shape[1] == 12
+    tflite = tmp_path / "model.tflite"
+    code, printed = run_cli(
+        "export", os.path.join(output, "model.keras"), "--format", "tflite",
+        "--output", tflite, "--quantization", "float16", "--representative-data",
+        "digit_points", "--parity-samples", "40",
+    )  # fmt: skip
+    assert code == 0, printed
+    ops = re.search(r"ops: (.*)", printed).group(1).split(", ")
+    assert "TOPK_V2" in ops and not any("FLEX" in op or "CUSTOM" in op for op in ops)
+    agreement = float(re.search(r"top-1 agreement ([\d.]+)%", printed).group(1))
+    assert agreement >= 97.5, printed

@@ -17,7 +17,10 @@ from keras_mgic.layers.point_cloud import (
     EdgeConv,
     KNNGraph,
     PointCoordinates,
+    PointPooling,
+    PointRestriction,
     PointTransition,
+    PointUnpooling,
 )
 from keras_mgic.layers.resize import ResizeLike
 from keras_mgic.layers.transfer import ChannelProlongation, ChannelRestriction
@@ -38,7 +41,10 @@ __all__ = [
     "MGICBlock",
     "MGICFeedForward",
     "PointCoordinates",
+    "PointPooling",
+    "PointRestriction",
     "PointTransition",
+    "PointUnpooling",
     "PreActResidualBlock",
     "ResidualBlock",
     "ResizeLike",

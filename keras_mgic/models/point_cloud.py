@@ -22,14 +22,27 @@ and 64 here, as the paper sets them. The graph convolution of a stage is the bac
   added to its input, grouped on the fine levels; ``level_block="diffgcn"`` for the
   convolution alone), all levels on the stage's graph.
 
+DiffGCN and MGIC-DiffGCN pool the points between stages by default
+(``point_pooling="multigrid"``), as DiffGCN's classification network does (the DiffGCN
+paper's Fig. 1, whose ``N_i`` is the number of vertices after the ``i``-th DiffGCN block; in
+its public code a pooled ``DiffGCNBlock`` starts with ``mgpool``, whose pairwise matching at
+most halves the points): stages 2, 3 and 4 each start with a ``PointPooling`` (cluster means
+of the features and coordinates, clusters of two matched on the previous stage's graph), so
+the stages run on 1,024, 512, 256 and 128 points for a 1,024-point cloud. The four stage
+outputs are then carried to the coarsest level by ``PointRestriction`` (cluster means),
+concatenated and embedded there. ``point_pooling=None`` keeps every stage on all the points
+(the layout of DGCNN, which has no pooling).
+
 Input: one tensor ``(batch, points, coordinate_dim + features)``, the coordinates first
 (``coordinate_dim = 3`` for ModelNet, 2 for the ``digit_points`` data set, whose third
 channel is the ink intensity). Every layer acts on each point alike or on its neighbours and
-the pooling is symmetric, so the classifiers do not depend on the order of the points (up to
-ties among equally distant neighbours). Layer names: ``coordinates``, ``stage1_knn``,
-``stage1_edgeconv`` / ``stage1_diffgcn`` / ``stage1_transition`` + ``stage1_mgic``,
-``concat``, ``embedding``, ``embedding_bn``, ``embedding_act``, ``max_pool``, ``avg_pool``,
-``fc1``, ..., ``predictions``.
+the global pooling is symmetric; the point pooling's clusters and their order follow the
+geometry, not the point order. So the classifiers do not depend on the order of the points
+(up to ties among equally distant neighbours or projections). Layer names: ``coordinates``,
+``stage1_knn``, ``stage1_edgeconv`` / ``stage1_diffgcn`` / ``stage1_transition`` +
+``stage1_mgic``, with pooling ``stage2_pool``, ..., ``stage4_pool`` and ``stage1_to_stage2``,
+..., ``stage3_to_stage4``; ``concat``, ``embedding``, ``embedding_bn``, ``embedding_act``,
+``max_pool``, ``avg_pool``, ``fc1``, ..., ``predictions``.
 """
 
 import keras
@@ -37,7 +50,12 @@ import keras
 from keras_mgic.layers import DiffGCNConv, EdgeConv, KNNGraph, MGICBlock
 from keras_mgic.layers.batch_norm import BN_EPSILON, BN_MOMENTUM, BatchNormalization
 from keras_mgic.layers.channel_hierarchy import check_coarsening
-from keras_mgic.layers.point_cloud import PointCoordinates, PointTransition
+from keras_mgic.layers.point_cloud import (
+    PointCoordinates,
+    PointPooling,
+    PointRestriction,
+    PointTransition,
+)
 from keras_mgic.layers.point_cloud.diffgcn import TERMS, check_terms
 from keras_mgic.layers.validation import positive_even_int, positive_int
 from keras_mgic.models import application_helpers as helpers
@@ -53,6 +71,12 @@ HIDDEN_WIDTHS = (64, 64)
 BACKBONES = ("edgeconv", "diffgcn", "mgic_diffgcn")
 #: MGIC-DiffGCN's per-level blocks: a DiffGCN convolution with a skip (the default), or alone.
 LEVEL_BLOCKS = ("diffgcn_residual", "diffgcn")
+#: The layouts of the stages' points: ``"multigrid"`` (DiffGCN's classification network:
+#: stages 2, 3 and 4 start with a ``PointPooling`` that halves the points) or None (every
+#: stage on all the points).
+POINT_POOLINGS = ("multigrid", None)
+#: Stages that start with a pooling in the ``"multigrid"`` layout (1-based).
+POOLED_STAGES = (2, 3, 4)
 
 
 def _norm(name):
@@ -93,16 +117,29 @@ def _stage(x, coordinates, neighbors, width, backbone, convs, mgic, terms, name)
     return x
 
 
-def _features(inputs, coordinate_dim, k, backbone, convs, mgic, terms):
-    """The per-point embedding ``(batch, points, EMBEDDING_WIDTH)``."""
+def _features(inputs, coordinate_dim, k, backbone, convs, mgic, terms, point_pooling):
+    """The embedding ``(batch, points, EMBEDDING_WIDTH)`` (on the coarsest level's points
+    with ``point_pooling``)."""
     coordinates = PointCoordinates(coordinate_dim, name="coordinates")(inputs)
-    x, outputs = inputs, []
+    x, outputs, clusters, neighbors = inputs, [], [], None
     for stage, width in enumerate(STAGE_WIDTHS, 1):
         name = f"stage{stage}"
+        if point_pooling == "multigrid" and stage in POOLED_STAGES:
+            # Matched on the previous stage's graph, as mgpool.py matches its block's graph.
+            pooling = PointPooling(aggregation="mean", name=f"{name}_pool")
+            x, coordinates, stage_clusters = pooling(x, coordinates, neighbors=neighbors)
+            clusters.append((stage, stage_clusters))
         graph_on = coordinates if stage == 1 else x
         neighbors = KNNGraph(k, name=f"{name}_knn")(graph_on)
         x = _stage(x, coordinates, neighbors, width, backbone, convs, mgic, terms, name)
         outputs.append(x)
+    # With pooling, every stage's output is carried to the coarsest level (cluster means with
+    # the later poolings' clusters), where the embedding and the global pooling run.
+    for index in range(len(outputs)):
+        for stage, stage_clusters in clusters:
+            if stage > index + 1:
+                restrict = PointRestriction(name=f"stage{index + 1}_to_stage{stage}")
+                outputs[index] = restrict(outputs[index], stage_clusters)
     x = keras.layers.Concatenate(name="concat")(outputs)
     x = keras.layers.Dense(EMBEDDING_WIDTH, use_bias=False, name="embedding")(x)
     return _leaky("embedding_act")(_norm("embedding_bn")(x))
@@ -141,6 +178,23 @@ def _check_level_block(level_block):
     return level_block
 
 
+def _check_point_pooling(point_pooling, points, k):
+    if point_pooling not in POINT_POOLINGS:
+        raise ValueError(
+            f"`point_pooling` must be one of {POINT_POOLINGS}. "
+            f"Received: point_pooling={point_pooling!r}"
+        )
+    factor = 2 ** len(POOLED_STAGES)
+    if point_pooling is not None and points is not None:
+        if points % factor or points // factor < k + 1:
+            raise ValueError(
+                f"`point_pooling={point_pooling!r}` halves the points {len(POOLED_STAGES)} "
+                f"times, so it needs points divisible by {factor} with at least k + 1 = "
+                f"{k + 1} left after the last pooling. Received: points={points}, k={k}"
+            )
+    return point_pooling
+
+
 def _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width, level_block):
     return (
         positive_even_int("group_size", group_size),
@@ -169,11 +223,12 @@ def PointCloudClassifier(
     convs_per_stage=1,
     dropout_rate=0.5,
     terms=TERMS,
-    group_size=8,
+    group_size=4,
     coarsest_size=16,
     coarsening="reference",
     mgic_min_width=None,
     level_block="diffgcn_residual",
+    point_pooling=None,
 ):
     """The generic point-cloud classifier behind ``DGCNN``, ``DiffGCN`` and ``MGICDiffGCN``.
 
@@ -184,6 +239,8 @@ def PointCloudClassifier(
         points, features, coordinate_dim, k, convs_per_stage, dropout_rate, terms: as for
             the named builders (``terms`` only matters for the DiffGCN backbones).
         group_size, coarsest_size, coarsening, mgic_min_width, level_block: MGIC-DiffGCN's.
+        point_pooling: None (default: every stage on all the points) or ``"multigrid"``
+            (stages 2 to 4 each start by halving the points with ``PointPooling``).
 
     Returns:
         A ``keras.Model``.
@@ -203,8 +260,9 @@ def PointCloudClassifier(
     if backbone == "mgic_diffgcn":
         mgic = _check_mgic(group_size, coarsest_size, coarsening, mgic_min_width, level_block)
     inputs = point_input(input_shape, input_tensor, points, features, coordinate_dim, k)
+    point_pooling = _check_point_pooling(point_pooling, inputs.shape[1], k)
     diffgcn = "diffgcn" if backbone == "mgic_diffgcn" else backbone
-    x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic, terms)
+    x = _features(inputs, coordinate_dim, k, diffgcn, convs_per_stage, mgic, terms, point_pooling)
     if include_top:
         x = _classifier(x, classes, classifier_activation, dropout_rate)
     else:
@@ -224,7 +282,8 @@ _ARGS_DOC = """\
     input_shape: ``(points, channels)`` with ``channels = coordinate_dim + features``,
         coordinates first; default ``(points, coordinate_dim + features)``. ``points``
         may be None (any number above ``k``).
-    pooling: without the top, None (per-point embeddings ``(batch, points, 64)``),
+    pooling: without the top, None (per-point embeddings ``(batch, points, 64)``, on
+        ``points / 8`` points with ``point_pooling="multigrid"``),
         ``"avg"`` or ``"max"`` (``(batch, 64)``).
     classes: number of classes (with ``include_top``); default 10 (ModelNet-10).
     classifier_activation: activation of the output, e.g. ``"softmax"``, or None for the
@@ -248,11 +307,18 @@ _TERMS_DOC = """\
         ``["gradient"]`` is the forward pass of DiffGCN's public code, which learns far
         more slowly (``keras_mgic.layers.DiffGCNConv``)."""
 
+_POOLING_DOC = """\
+    point_pooling: ``"multigrid"`` (default: DiffGCN's classification layout; stages 2 to 4
+        each start by halving the points with ``PointPooling``, and the embedding runs on
+        the coarsest level; ``points`` divisible by 8 with ``points / 8 > k``) or None
+        (every stage on all the points)."""
+
 _MGIC_DOC = """\
-    group_size: ``s_g``, channels per group on the fine levels; default 8.
+    group_size: ``s_g``, channels per group on the fine levels; default 4.
     coarsest_size: ``s_c``, the coarsening threshold; default 16. The paper does not give
-        Table 6's ``s_g`` and ``s_c``; (8, 16) puts the MACs under a third of DiffGCN's
-        (Table 6 has 0.21) with about 0.1M parameters (Table 6: 0.11M).
+        Table 6's ``s_g`` and ``s_c``; (4, 16) with the pooled layout gives 0.084M
+        parameters and 14.8M MACs at 1,024 points (Table 6: 0.11M, 13.7M), (8, 16) 0.115M
+        and 24.3M.
     coarsening: ``"reference"`` (default) or ``"literal"``; see
         ``keras_mgic.layers.MGICBlock``.
     mgic_min_width: None (default: every stage is MGIC) or a positive int: stages narrower
@@ -324,6 +390,7 @@ def DiffGCN(
     convs_per_stage=1,
     dropout_rate=0.5,
     terms=TERMS,
+    point_pooling="multigrid",
 ):
     return PointCloudClassifier(
         "diffgcn",
@@ -342,6 +409,7 @@ def DiffGCN(
         convs_per_stage=convs_per_stage,
         dropout_rate=dropout_rate,
         terms=terms,
+        point_pooling=point_pooling,
     )
 
 
@@ -362,11 +430,12 @@ def MGICDiffGCN(
     convs_per_stage=1,
     dropout_rate=0.5,
     terms=TERMS,
-    group_size=8,
+    group_size=4,
     coarsest_size=16,
     coarsening="reference",
     mgic_min_width=None,
     level_block="diffgcn_residual",
+    point_pooling="multigrid",
 ):
     return PointCloudClassifier(
         "mgic_diffgcn",
@@ -390,6 +459,7 @@ def MGICDiffGCN(
         coarsening=coarsening,
         mgic_min_width=mgic_min_width,
         level_block=level_block,
+        point_pooling=point_pooling,
     )
 
 
@@ -404,7 +474,7 @@ DiffGCN.__doc__ = _doc(
     "DiffGCN (paper Table 6): the smaller DGCNN with DiffGCN convolutions.",
     "``DiffGCNConv``",
     "diffgcn",
-    [_CONVS_DOC.format(what="``DiffGCNConv``"), _TERMS_DOC],
+    [_CONVS_DOC.format(what="``DiffGCNConv``"), _TERMS_DOC, _POOLING_DOC],
     '>>> DiffGCN(points=64, k=4, include_top=False, pooling="max").output_shape\n(None, 64)',
 )
 MGICDiffGCN.__doc__ = _doc(
@@ -412,9 +482,9 @@ MGICDiffGCN.__doc__ = _doc(
     "convolutions.",
     "``MGICBlock`` s of ``DiffGCNResidualBlock`` s",
     "mgic_diffgcn",
-    [_CONVS_DOC.format(what="``MGICBlock`` s"), _TERMS_DOC, _MGIC_DOC],
+    [_CONVS_DOC.format(what="``MGICBlock`` s"), _TERMS_DOC, _MGIC_DOC, _POOLING_DOC],
     ">>> model = MGICDiffGCN(input_shape=(128, 3), k=4, classes=5)\n"
-    '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16]',
+    '>>> model.get_layer("stage4_mgic").widths\n[256, 128, 64, 32, 16, 8]',
 )
 
 

@@ -7,6 +7,9 @@
   block of MGIC-DiffGCN).
 - ``PointTransition``: the cheap width change in front of an MGIC block.
 - ``PointCoordinates``: the coordinate channels of a point-cloud input.
+- ``PointPooling``, ``PointUnpooling``: DiffGCN's multigrid pooling (``P^T``) and unpooling
+  (``P``) with a static cluster count (``points / 2``), from a matching on the k-NN graph;
+  ``PointRestriction``: ``P^T`` of other features with a pooling's clusters.
 
 ``EdgeConv``, ``DiffGCNConv`` and ``DiffGCNResidualBlock`` take ``filters`` and ``groups``,
 so they are MGIC per-level blocks: ``MGICBlock(block="diffgcn_residual")`` (or
@@ -26,6 +29,13 @@ from keras_mgic.layers.point_cloud.graph_ops import (
     scatter_to_neighbors,
 )
 from keras_mgic.layers.point_cloud.knn import KNNGraph
+from keras_mgic.layers.point_cloud.pooling import (
+    PointPooling,
+    PointRestriction,
+    PointUnpooling,
+    gather_points,
+    match_points,
+)
 from keras_mgic.layers.point_cloud.transition import PointTransition
 
 #: The point-set per-level blocks of ``MGICBlock`` by name.
@@ -42,10 +52,15 @@ __all__ = [
     "EdgeConv",
     "KNNGraph",
     "PointCoordinates",
+    "PointPooling",
+    "PointRestriction",
+    "PointUnpooling",
     "PointTransition",
     "gather_neighbors",
+    "gather_points",
     "graph_gradient",
     "graph_laplacian",
     "grouped_pointwise",
+    "match_points",
     "scatter_to_neighbors",
 ]
