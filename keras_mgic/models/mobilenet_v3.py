@@ -202,6 +202,14 @@ def _check_last_point_filters(last_point_filters):
         )
 
 
+def _check_grouped_squeeze_excite(grouped_squeeze_excite):
+    if not isinstance(grouped_squeeze_excite, bool):
+        raise ValueError(
+            "`grouped_squeeze_excite` must be True or False. "
+            f"Received: grouped_squeeze_excite={grouped_squeeze_excite!r}"
+        )
+
+
 def _architecture(architecture):
     if isinstance(architecture, Architecture):
         return architecture
@@ -279,7 +287,8 @@ def _dense_block(x, spec, in_filters, filters, prefix):
 
 
 def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
-    """``mgic``: ``(group_size, coarsest_size, coarsening)``."""
+    """``mgic``: ``(group_size, coarsest_size, coarsening)``, optionally followed by
+    ``grouped_squeeze_excite`` (default True)."""
     if spec.strides != 1 or in_filters != filters:
         x = ChannelTransition(
             filters,
@@ -298,7 +307,9 @@ def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
     }
     if spec.dilation != 1:
         block_kwargs["dilation_rate"] = spec.dilation
-    group_size, coarsest_size, coarsening = mgic
+    group_size, coarsest_size, coarsening, *rest = mgic
+    if spec.squeeze_excite and rest and not rest[0]:
+        block_kwargs["grouped_squeeze_excite"] = False
     return MGICBlock(
         group_size=block_group_size(filters, group_size, coarsest_size, coarsening),
         coarsest_size=coarsest_size,
@@ -326,9 +337,9 @@ def _stem(x, activation):
 
 def _blocks(x, blocks, alpha, mgic, taps=()):
     """The block table and the top 1x1 conv + BN; ``mgic`` is ``(group_size, coarsest_size,
-    coarsening, min_width)`` or None. Blocks whose output is narrower than ``min_width`` stay
-    dense. Returns the output, and with ``taps`` (row indices) ``(output, {index: the row's
-    input})``."""
+    coarsening, min_width)`` (optionally followed by ``grouped_squeeze_excite``) or None.
+    Blocks whose output is narrower than ``min_width`` stay dense. Returns the output, and
+    with ``taps`` (row indices) ``(output, {index: the row's input})``."""
     filters = _STEM_FILTERS
     inputs = {}
     for index, spec in enumerate(blocks):
@@ -337,7 +348,7 @@ def _blocks(x, blocks, alpha, mgic, taps=()):
         out_filters = _depth(spec.filters * alpha)
         prefix = f"block{index}"
         if mgic is not None and apps.uses_mgic(out_filters, mgic[3]):
-            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic[:3])
+            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic[:3] + mgic[4:])
         else:
             x = _dense_block(x, spec, filters, out_filters, prefix)
         filters = out_filters
@@ -414,6 +425,7 @@ def build_mobilenet_v3(
     coarsest_size=64,
     coarsening="reference",
     mgic_min_width=None,
+    grouped_squeeze_excite=True,
     last_point_filters=None,
     name=None,
     num_classes=None,
@@ -434,6 +446,9 @@ def build_mobilenet_v3(
             every block restricts at least once) or ``"literal"`` (see ``MGICBlock``).
         mgic_min_width: None, or the output width below which blocks stay dense in an
             MGIC network (a hybrid); ignored when dense.
+        grouped_squeeze_excite: bool; whether the MGIC blocks' squeeze-excite 1x1
+            convolutions are grouped like their other 1x1 convolutions (True) or dense
+            (False); ignored when dense.
         last_point_filters: width of the head's penultimate 1x1 conv; None for
             MobileNetV3's rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
         name: model name.
@@ -462,6 +477,7 @@ def build_mobilenet_v3(
         positive_int("coarsest_size", coarsest_size)
         check_coarsening(coarsening)
         apps.check_mgic_min_width(mgic_min_width)
+        _check_grouped_squeeze_excite(grouped_squeeze_excite)
     img_input = apps.model_input(input_shape, input_tensor, _DEFAULT_SIZE, _MIN_INPUT_SIZE)
 
     activation = _RE if minimalistic else _HS
@@ -470,7 +486,9 @@ def build_mobilenet_v3(
         blocks = tuple(minimalistic_block(spec) for spec in blocks)
     x = apps.preprocess(img_input, include_preprocessing)
     x = _stem(x, activation)
-    mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width) if mgic else None
+    mgic_args = None
+    if mgic:
+        mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width, grouped_squeeze_excite)
     x = _blocks(x, blocks, alpha, mgic_args)
     x = layers.Activation(activation, name="top_activation")(x)
     if include_top:
