@@ -109,7 +109,17 @@ CASES = {
             init_kwargs={"filters": 8, "groups": 2, "se_ratio": 0.25},
             input_shape=(2, 4, 4, 8),
             expected_output_shape=(2, 4, 4, 8),
-        )
+        ),
+        dict(
+            init_kwargs={
+                "filters": 8,
+                "groups": 2,
+                "se_ratio": 0.25,
+                "grouped_squeeze_excite": False,
+            },
+            input_shape=(2, 4, 4, 8),
+            expected_output_shape=(2, 4, 4, 8),
+        ),
     ],
     "KNNGraph": [
         dict(

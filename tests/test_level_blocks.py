@@ -27,6 +27,7 @@ CONFIGS = [
     ("inverted_residual", dict(groups=4, se_ratio=0.25, activation="relu", kernel_size=5)),
     ("inverted_residual", dict(groups=1, expansion_ratio=3, activation="hard_swish")),
     ("inverted_residual", dict(groups=2, expansion_ratio=1, se_ratio=0.25)),
+    ("inverted_residual", dict(groups=4, se_ratio=0.25, grouped_squeeze_excite=False)),
     ("preact_residual", dict(groups=1)),
     ("preact_residual", dict(groups=4, kernel_size=5)),
 ]
@@ -62,6 +63,7 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
     convs = [layer for layer in block._flatten_layers() if isinstance(layer, GroupedConv2D)]
     has_se = kwargs.get("se_ratio") is not None
     has_expand = kwargs.get("expansion_ratio", 4) != 1
+    grouped_se = kwargs.get("grouped_squeeze_excite", True)
     expected_count = {
         "residual": 2,
         "preact_residual": 2,
@@ -70,7 +72,8 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
     }[name]
     assert len(convs) == expected_count
     for conv in convs:
-        assert conv.groups == groups
+        in_se = has_se and conv.path.split("/")[-2] == "squeeze_excite"
+        assert conv.groups == (1 if in_se and not grouped_se else groups), conv.path
     k = kwargs.get("kernel_size", 3)
     if name in ("residual", "preact_residual"):
         assert [c.kernel.shape for c in convs] == [(k, k, 16 // groups, 16)] * 2
@@ -91,14 +94,15 @@ def test_grouped_convolutions_have_the_requested_groups(name, kwargs):
         assert block.depthwise.kernel.shape[-2:] == (block.expanded_filters, 1)
         assert (block.squeeze_excite is not None) == has_se
         if has_se:  # the squeeze-excite convolutions are grouped like the other 1x1 convs
-            squeeze = block.squeeze_excite
+            squeeze = block.squeeze_excite  # (or dense with grouped_squeeze_excite=False)
+            se_groups = groups if grouped_se else 1
             assert squeeze.reduce.kernel.shape == (
                 1,
                 1,
-                block.expanded_filters // groups,
+                block.expanded_filters // se_groups,
                 squeeze.squeeze_filters,
             )
-            assert squeeze.squeeze_filters % groups == 0
+            assert squeeze.squeeze_filters % se_groups == 0
     activation = kwargs.get("activation", "relu")
     assert block.activation is keras.activations.get(activation)
 
@@ -156,6 +160,11 @@ def test_fit_step_gives_every_weight_a_gradient(name):
         (InvertedResidualBlock, dict(filters=16, se_ratio=0), "se_ratio=0"),
         (InvertedResidualBlock, dict(filters=16, se_ratio=1.5), r"se_ratio=1\.5"),
         (InvertedResidualBlock, dict(filters=16, se_ratio="0.25"), "se_ratio='0.25'"),
+        (
+            InvertedResidualBlock,
+            dict(filters=16, grouped_squeeze_excite=1),
+            "Received: grouped_squeeze_excite=1$",
+        ),
         (BottleneckBlock, dict(filters=16, activate_before_skip=1), "activate_before_skip=1"),
         (SqueezeExcite, dict(filters=16, squeeze_filters=0), "squeeze_filters=0"),
         (PreActResidualBlock, dict(filters=16, dropout_rate=1.0), r"dropout_rate=1\.0"),

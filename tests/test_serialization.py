@@ -171,7 +171,11 @@ def test_config_values_are_the_arguments():
     assert (config["coarsening"], config["data_format"]) == ("literal", "channels_first")
     config = InvertedResidualBlock(16, 2, expansion_ratio=3.0, se_ratio=0.5).get_config()
     assert (config["filters"], config["groups"], config["expansion_ratio"]) == (16, 2, 3.0)
-    assert config["se_ratio"] == 0.5
+    assert config["se_ratio"] == 0.5 and config["grouped_squeeze_excite"] is True
+    block = InvertedResidualBlock(16, 2, se_ratio=0.25, grouped_squeeze_excite=False)
+    config = block.get_config()
+    assert config["grouped_squeeze_excite"] is False
+    assert InvertedResidualBlock.from_config(config).grouped_squeeze_excite is False
     config = ChannelTransition(32, strides=2, kernel_size=5).get_config()
     assert (config["filters"], config["strides"], config["kernel_size"]) == (32, 2, 5)
     assert config["activation"] == "relu" and config["kernel_initializer"]["class_name"] == (

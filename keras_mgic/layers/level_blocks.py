@@ -459,6 +459,9 @@ class InvertedResidualBlock(_LevelBlock):
         dilation_rate: positive int, the depthwise convolution's dilation (1: none). The
             segmentation encoders use 2 in their last stage, where MobileNetV3's last
             stride-2 row keeps stride 1 (Howard et al. 2019, Sec. 6.4).
+        grouped_squeeze_excite: bool; True (default) groups the squeeze-excite's two 1x1
+            convolutions like the block's other 1x1 convolutions (``groups`` groups, the
+            squeeze width rounded up to a multiple of ``groups``); False keeps them dense.
 
     Example:
 
@@ -479,6 +482,7 @@ class InvertedResidualBlock(_LevelBlock):
         kernel_regularizer=None,
         data_format=None,
         dilation_rate=1,
+        grouped_squeeze_excite=True,
         **kwargs,
     ):
         super().__init__(
@@ -510,8 +514,14 @@ class InvertedResidualBlock(_LevelBlock):
             raise ValueError(
                 f"`se_ratio` must be in (0, 1] or None. Received: se_ratio={se_ratio!r}"
             )
+        if not isinstance(grouped_squeeze_excite, bool):
+            raise ValueError(
+                "`grouped_squeeze_excite` must be a bool. Received: grouped_squeeze_excite="
+                f"{grouped_squeeze_excite!r}"
+            )
         self.expansion_ratio = expansion_ratio
         self.se_ratio = se_ratio
+        self.grouped_squeeze_excite = grouped_squeeze_excite
         expanded = make_divisible(filters * expansion_ratio, groups * (8 if filters >= 8 else 1))
         self.expanded_filters = filters if expansion_ratio == 1 else expanded
         self.expand = self.expand_bn = None
@@ -532,12 +542,13 @@ class InvertedResidualBlock(_LevelBlock):
         self.depthwise_bn = self._norm("depthwise_bn")
         self.squeeze_excite = None
         if se_ratio is not None:
+            se_groups = groups if grouped_squeeze_excite else 1
             squeeze = make_divisible(self.expanded_filters * se_ratio, 8)
-            squeeze = -(-squeeze // groups) * groups
+            squeeze = -(-squeeze // se_groups) * se_groups
             self.squeeze_excite = SqueezeExcite(
                 self.expanded_filters,
                 squeeze,
-                groups=groups,
+                groups=se_groups,
                 data_format="channels_last",
                 dtype=self.dtype_policy,
                 name="squeeze_excite",
@@ -570,6 +581,7 @@ class InvertedResidualBlock(_LevelBlock):
                 "expansion_ratio": self.expansion_ratio,
                 "se_ratio": self.se_ratio,
                 "dilation_rate": self.dilation_rate,
+                "grouped_squeeze_excite": self.grouped_squeeze_excite,
             }
         )
         return config

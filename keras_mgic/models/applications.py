@@ -321,13 +321,17 @@ def uses_mgic(width, mgic_min_width):
     return mgic_min_width is None or width >= mgic_min_width
 
 
-def mgic_args_doc(group_size, coarsest_size, group_note="", coarsest_note=""):
+def mgic_args_doc(
+    group_size, coarsest_size, group_note="", coarsest_note="", coarsening="reference"
+):
     """The ``Args`` lines of the MGIC arguments, with their defaults and notes."""
     return _MGIC_ARGS_DOC.format(
         group_size=group_size,
         coarsest_size=coarsest_size,
         group_note=group_note,
         coarsest_note=coarsest_note,
+        reference=" (default; " if coarsening == "reference" else " (",
+        literal=" (default; " if coarsening == "literal" else " (",
     )
 
 
@@ -335,10 +339,10 @@ _MGIC_ARGS_DOC = """\
     group_size: ``s_g``, channels per group on the fine levels; default
         {group_size}.{group_note}
     coarsest_size: ``s_c``, the coarsening threshold; default {coarsest_size}.{coarsest_note}
-    coarsening: ``"reference"`` (default; the paper's reference code: every block
+    coarsening: ``"reference"``{reference}the paper's reference code: every block
         restricts at least once, then halves while at least ``s_c`` wide) or
-        ``"literal"`` (Algorithm 1 read literally: a block narrower than ``s_c`` keeps one
-        level); see ``keras_mgic.layers.MGICBlock``.
+        ``"literal"``{literal}Algorithm 1 read literally: a block narrower than ``s_c`` keeps
+        one level); see ``keras_mgic.layers.MGICBlock``.
     mgic_min_width: None (default: every block is MGIC, the paper's models) or a positive
         int: blocks whose output is narrower stay dense (a hybrid network). MGIC saves time
         only where layers are wide. Measured on a 2-core CPU (one block against the dense

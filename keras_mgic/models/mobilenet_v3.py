@@ -7,8 +7,10 @@ in both. In the MGIC model every row of the table becomes a
 :class:`~keras_mgic.layers.ChannelTransition` where the row changes the width or has stride 2
 (paper Sec. 4.3), then an :class:`~keras_mgic.layers.MGICBlock` at the row's output width over
 MobileNetV3's inverted residual, with the row's expanded width kept (paper Sec. 5.2.2). The
-named variants (``MobileNetV3Large``, ``MGICMobileNetV3Small``, ...) take
-``keras.applications.MobileNetV3Large``'s arguments in its order.
+MGIC layout defaults to :data:`MGIC_DEFAULTS`, chosen against the paper's Table 4 by
+``benchmarks/mobilenet_v3_layouts.py``. The named variants (``MobileNetV3Large``,
+``MGICMobileNetV3Small``, ...) take ``keras.applications.MobileNetV3Large``'s arguments in its
+order.
 
 docs/models.md says where the MGIC blocks coarsen and lists parameters and MACs against the
 paper's Table 4.
@@ -110,6 +112,18 @@ ARCHITECTURES = {
     "small": Architecture(SMALL_BLOCKS, 1024),
 }
 
+#: The MGIC builders' default layout: of the readings of the paper's text that
+#: ``benchmarks/mobilenet_v3_layouts.py`` counts, the closest to Table 4 (summed relative
+#: deviation of parameters and MACs at widths 0.6, 1.0, 1.2) among those that cost fewer MACs
+#: than the dense twin at every width; docs/models.md gives the numbers.
+MGIC_DEFAULTS = {
+    "group_size": 16,
+    "coarsest_size": 64,
+    "coarsening": "literal",
+    "mgic_min_width": None,
+    "grouped_squeeze_excite": False,
+}
+
 _STEM_FILTERS = 16
 _TOP_EXPANSION = 6
 _SE_RATIO = 0.25
@@ -202,6 +216,14 @@ def _check_last_point_filters(last_point_filters):
         )
 
 
+def _check_grouped_squeeze_excite(grouped_squeeze_excite):
+    if not isinstance(grouped_squeeze_excite, bool):
+        raise ValueError(
+            "`grouped_squeeze_excite` must be True or False. "
+            f"Received: grouped_squeeze_excite={grouped_squeeze_excite!r}"
+        )
+
+
 def _architecture(architecture):
     if isinstance(architecture, Architecture):
         return architecture
@@ -279,7 +301,8 @@ def _dense_block(x, spec, in_filters, filters, prefix):
 
 
 def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
-    """``mgic``: ``(group_size, coarsest_size, coarsening)``."""
+    """``mgic``: ``(group_size, coarsest_size, coarsening)``, optionally followed by
+    ``grouped_squeeze_excite`` (default True)."""
     if spec.strides != 1 or in_filters != filters:
         x = ChannelTransition(
             filters,
@@ -298,7 +321,9 @@ def _mgic_block(x, spec, in_filters, filters, prefix, mgic):
     }
     if spec.dilation != 1:
         block_kwargs["dilation_rate"] = spec.dilation
-    group_size, coarsest_size, coarsening = mgic
+    group_size, coarsest_size, coarsening, *rest = mgic
+    if spec.squeeze_excite and rest and not rest[0]:
+        block_kwargs["grouped_squeeze_excite"] = False
     return MGICBlock(
         group_size=block_group_size(filters, group_size, coarsest_size, coarsening),
         coarsest_size=coarsest_size,
@@ -326,9 +351,9 @@ def _stem(x, activation):
 
 def _blocks(x, blocks, alpha, mgic, taps=()):
     """The block table and the top 1x1 conv + BN; ``mgic`` is ``(group_size, coarsest_size,
-    coarsening, min_width)`` or None. Blocks whose output is narrower than ``min_width`` stay
-    dense. Returns the output, and with ``taps`` (row indices) ``(output, {index: the row's
-    input})``."""
+    coarsening, min_width)`` (optionally followed by ``grouped_squeeze_excite``) or None.
+    Blocks whose output is narrower than ``min_width`` stay dense. Returns the output, and
+    with ``taps`` (row indices) ``(output, {index: the row's input})``."""
     filters = _STEM_FILTERS
     inputs = {}
     for index, spec in enumerate(blocks):
@@ -337,7 +362,7 @@ def _blocks(x, blocks, alpha, mgic, taps=()):
         out_filters = _depth(spec.filters * alpha)
         prefix = f"block{index}"
         if mgic is not None and apps.uses_mgic(out_filters, mgic[3]):
-            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic[:3])
+            x = _mgic_block(x, spec, filters, out_filters, prefix, mgic[:3] + mgic[4:])
         else:
             x = _dense_block(x, spec, filters, out_filters, prefix)
         filters = out_filters
@@ -410,16 +435,21 @@ def build_mobilenet_v3(
     dropout_rate=0.2,
     classifier_activation="softmax",
     include_preprocessing=True,
-    group_size=64,
-    coarsest_size=64,
-    coarsening="reference",
-    mgic_min_width=None,
+    group_size=MGIC_DEFAULTS["group_size"],
+    coarsest_size=MGIC_DEFAULTS["coarsest_size"],
+    coarsening=MGIC_DEFAULTS["coarsening"],
+    mgic_min_width=MGIC_DEFAULTS["mgic_min_width"],
+    grouped_squeeze_excite=MGIC_DEFAULTS["grouped_squeeze_excite"],
     last_point_filters=None,
     name=None,
     num_classes=None,
     width_multiplier=None,
 ):
     """Builds a dense or MGIC MobileNetV3 from a block table.
+
+    The MGIC layout arguments default to :data:`MGIC_DEFAULTS` (s_g = 16, s_c = 64, the
+    literal rule, dense squeeze-excite: the reading closest to the paper's Table 4 among those
+    cheaper than the dense model; docs/models.md).
 
     Args:
         architecture: ``"large"``, ``"small"`` or an :class:`Architecture`.
@@ -430,10 +460,14 @@ def build_mobilenet_v3(
             as in ``keras.applications.MobileNetV3Large`` (see :func:`MobileNetV3Large`).
         group_size: ``s_g`` of the MGIC blocks (positive even int; ignored when dense).
         coarsest_size: ``s_c`` of the MGIC blocks (positive int; ignored when dense).
-        coarsening: the MGIC blocks' coarsening rule, ``"reference"`` (the paper's code:
-            every block restricts at least once) or ``"literal"`` (see ``MGICBlock``).
+        coarsening: the MGIC blocks' coarsening rule, ``"literal"`` (Algorithm 1 read
+            literally: a block narrower than ``s_c`` keeps one level) or ``"reference"``
+            (the paper's code: every block restricts at least once); see ``MGICBlock``.
         mgic_min_width: None, or the output width below which blocks stay dense in an
             MGIC network (a hybrid); ignored when dense.
+        grouped_squeeze_excite: bool; whether the MGIC blocks' squeeze-excite 1x1
+            convolutions are grouped like their other 1x1 convolutions (True) or dense
+            (False); ignored when dense.
         last_point_filters: width of the head's penultimate 1x1 conv; None for
             MobileNetV3's rule (1280 Large / 1024 Small, scaled by ``alpha`` only above 1).
         name: model name.
@@ -462,6 +496,7 @@ def build_mobilenet_v3(
         positive_int("coarsest_size", coarsest_size)
         check_coarsening(coarsening)
         apps.check_mgic_min_width(mgic_min_width)
+        _check_grouped_squeeze_excite(grouped_squeeze_excite)
     img_input = apps.model_input(input_shape, input_tensor, _DEFAULT_SIZE, _MIN_INPUT_SIZE)
 
     activation = _RE if minimalistic else _HS
@@ -470,7 +505,9 @@ def build_mobilenet_v3(
         blocks = tuple(minimalistic_block(spec) for spec in blocks)
     x = apps.preprocess(img_input, include_preprocessing)
     x = _stem(x, activation)
-    mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width) if mgic else None
+    mgic_args = None
+    if mgic:
+        mgic_args = (group_size, coarsest_size, coarsening, mgic_min_width, grouped_squeeze_excite)
     x = _blocks(x, blocks, alpha, mgic_args)
     x = layers.Activation(activation, name="top_activation")(x)
     if include_top:
@@ -530,6 +567,11 @@ _MGIC_NOTE = (
 )
 
 
+_SE_ARG_DOC = """\
+    grouped_squeeze_excite: whether the MGIC blocks' squeeze-excite 1x1 convolutions are
+        grouped like their other 1x1 convolutions (True) or dense (False); default {}."""
+
+
 def _signature(function_name, mgic):
     positional = (
         ("input_shape", None),
@@ -545,13 +587,7 @@ def _signature(function_name, mgic):
         ("include_preprocessing", True),
         ("name", function_name),
     )
-    keyword_only = [
-        ("group_size", 64),
-        ("coarsest_size", 64),
-        ("coarsening", "reference"),
-        ("mgic_min_width", None),
-    ]
-    keyword_only = keyword_only if mgic else []
+    keyword_only = list(MGIC_DEFAULTS.items()) if mgic else []
     keyword_only += [("last_point_filters", None), ("num_classes", None)]
     return apps.parameters(positional, keyword_only + [("width_multiplier", None)])
 
@@ -567,7 +603,13 @@ def _doc(function_name, mgic, summary, example):
     )
     args += "\n" + _EXTRA_ARGS_DOC
     if mgic:
-        args += "\n" + apps.mgic_args_doc(64, 64, _MGIC_NOTE)
+        args += "\n" + apps.mgic_args_doc(
+            MGIC_DEFAULTS["group_size"],
+            MGIC_DEFAULTS["coarsest_size"],
+            _MGIC_NOTE,
+            coarsening=MGIC_DEFAULTS["coarsening"],
+        )
+        args += "\n" + _SE_ARG_DOC.format(MGIC_DEFAULTS["grouped_squeeze_excite"])
     args += "\n" + _TAIL_ARGS_DOC + "\n" + apps.DEPRECATED_ARGS_DOC
     return apps.builder_doc(summary, _DETAILS, args, example)
 
