@@ -1,6 +1,6 @@
 """The MGIC block against the light blocks a user would pick instead, at about equal params.
 
-Usage: python benchmarks/alternatives.py [--write] [--quick] [--rounds N] [--repeat N]
+Usage: python benchmarks/alternatives.py [--write] [--quick] [--rounds N] [--repeat N] [--size S]
 
 One ``MGICBlock(group_size=16, coarsest_size=32)`` (residual per-level block) against, at the
 same width (64 to 1024 channels), each block a residual ``act(x + BN(f2(act(BN(f1(x))))))``:
@@ -22,6 +22,7 @@ alternative costs more). A training step is forward, input and weight gradients 
 update, inference the forward pass (``feed_forward.py``'s steps); all blocks of one width and
 mode are timed interleaved (``_common.compare``); from 512 channels on, the dense block,
 whose one call then takes seconds, is called once per round instead of ``--repeat`` times.
+Batch 8 and 16x16 maps by default; each map size (``--size``) has its BENCHMARKS.md section.
 """
 
 import sys
