@@ -10,13 +10,14 @@ without training or timing again.
    (``MLPMixer``), each with ``mgic=False`` and ``mgic=True``, on the offline digits
    (``keras_mgic.data.digits``: 1,437 training and 360 test images, upsampled to 32x32, 4x4
    patches, so 64 tokens), dim 256, feed-forward hidden width 1024 (``mlp_ratio=4``), the
-   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``). One recipe
-   for all: AdamW (weight decay 0.05), learning rate warmed up over the first epoch to 1e-3
-   and decayed by a cosine to 0, batch 64, no augmentation, the same seeds. The runs are
-   interleaved (for each seed, each model in turn), so a load change on a shared machine hits
-   all alike. Reported: test accuracy (mean and spread over the seeds), parameters, MACs
-   (``count_params`` / ``count_flops``) and seconds per epoch (median over the epochs after
-   the first, which traces the graph). A figure of the test accuracy per epoch:
+   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``, the layer's
+   default kernels ``VarianceScaling(0.7, "fan_in")``; the dense twin's are LeCun-normal).
+   One recipe for all: AdamW (weight decay 0.05), learning rate warmed up over the first
+   epoch to 1e-3 and decayed by a cosine to 0, batch 64, no augmentation, the same seeds.
+   The runs are interleaved (for each seed, each model in turn), so a load change on a
+   shared machine hits all alike. Reported: test accuracy (mean and spread over the seeds),
+   parameters, MACs (``count_params`` / ``count_flops``) and seconds per epoch (median over
+   the epochs after the first, which traces the graph). A figure of the test accuracy per epoch:
    ``docs/token_models.png``.
 2. Speed: whole-model training step (forward, gradients, SGD update) and inference, MGIC over
    dense, at ViT-S width (dim 384, hidden 1536, 6 heads), 224x224 images with 16x16 patches
@@ -214,7 +215,8 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         f"{args.depth} blocks (ViT: 4 heads), {args.epochs} epochs, {len(results)} seeds, "
         "one recipe for all four (AdamW, weight decay 0.05, one warm-up epoch to 1e-3 "
         "then cosine to 0, batch 64, no augmentation). The MGIC twins differ only in the "
-        "feed-forward (`MGICFeedForward`, `group_size=64, coarsest_size=128`). Few "
+        "feed-forward (`MGICFeedForward`, `group_size=64, coarsest_size=128`, its default "
+        'kernels `VarianceScaling(0.7, "fan_in")`; the dense twin\'s are LeCun-normal). Few '
         "epochs and shallow models keep the run affordable on a shared 2-core CPU; the "
         "accuracies are therefore not converged, and the comparison is between the "
         "twins under one budget. s / epoch is the median epoch after the first, on a "
