@@ -100,8 +100,9 @@ class MGICFeedForward(keras.layers.Layer):
             ``VarianceScaling(0.7, "fan_in", "truncated_normal")``, LeCun-normal scaled
             down because every fine level adds the prolongated output of the coarser ones:
             on unit-normal tokens at ``d = 256`` (the defaults, ``hidden_dim=1024``) the
-            output's standard deviation starts at about 0.56, against 1.09 with
-            LeCun-normal and 0.66 for the dense feed-forward with LeCun-normal kernels. In
+            output's standard deviation starts at about 0.58, against 1.14 with
+            LeCun-normal and 0.65 for the dense feed-forward with LeCun-normal kernels
+            (means of 3 seeds, ``tests/test_feed_forward.py`` checks the order). In
             the trained comparison (``benchmarks/token_models.py``, BENCHMARKS.md) the
             LeCun-normal start left MGIC-ViT 2.6 points behind the dense ViT.
             ``kernel_initializer="lecun_normal"`` gives the former default.
