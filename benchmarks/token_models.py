@@ -203,10 +203,26 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
     train_table = bench.markdown_table(
         ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"], _summary(results)
     )
-    speed_table = bench.markdown_table(
-        ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms", "MGIC / dense"],
-        speed_rows,
-    )
+    if speed_rows is None:
+        speed_text = (
+            "The whole-model timings were not part of this run: it was stopped after the "
+            "training, before them."
+        )
+    else:
+        speed_table = bench.markdown_table(
+            ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms"]
+            + ["MGIC / dense"],
+            speed_rows,
+        )
+        speed_text = (
+            "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
+            f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
+            "float32, `tf.function`; a training step is forward, gradients and an SGD "
+            f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
+            "per-round ratios (spread in brackets), on a shared machine; load average "
+            f"(before, after) of each comparison: {loads}.\n\n"
+            f"{speed_table}"
+        )
     return (
         "## Token models: ViT and MLP-Mixer, MGIC against dense (issue 30)\n\n"
         f"{bench.header(argv=argv, env=env)}\n\n"
@@ -225,13 +241,7 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         f"{train_table}\n\n![test accuracy per epoch](docs/token_models.png)\n\n"
         "What the accuracy gap comes from and what was tried: "
         "[docs/token_models.md](docs/token_models.md#trained-side-by-side).\n\n"
-        "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
-        f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
-        "float32, `tf.function`; a training step is forward, gradients and an SGD "
-        f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
-        "per-round ratios (spread in brackets), on a shared machine; load average (before, "
-        f"after) of each comparison: {loads}.\n\n"
-        f"{speed_table}"
+        f"{speed_text}"
     )
 
 
@@ -254,7 +264,9 @@ def main(argv=None):
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
-        results, speed_rows, loads = saved["training"], saved["speed"], saved["loads"]
+        results = saved["training"]
+        # A run stopped before the timings saved only the training results.
+        speed_rows, loads = saved.get("speed"), saved.get("loads")
         rounds = saved.get("rounds", args.rounds)
         env = saved.get("env", env)
         run_argv = saved.get("argv", ["token_models.py", "--write"])  # the run that measured
