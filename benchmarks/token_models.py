@@ -10,13 +10,14 @@ without training or timing again.
    (``MLPMixer``), each with ``mgic=False`` and ``mgic=True``, on the offline digits
    (``keras_mgic.data.digits``: 1,437 training and 360 test images, upsampled to 32x32, 4x4
    patches, so 64 tokens), dim 256, feed-forward hidden width 1024 (``mlp_ratio=4``), the
-   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``). One recipe
-   for all: AdamW (weight decay 0.05), learning rate warmed up over the first epoch to 1e-3
-   and decayed by a cosine to 0, batch 64, no augmentation, the same seeds. The runs are
-   interleaved (for each seed, each model in turn), so a load change on a shared machine hits
-   all alike. Reported: test accuracy (mean and spread over the seeds), parameters, MACs
-   (``count_params`` / ``count_flops``) and seconds per epoch (median over the epochs after
-   the first, which traces the graph). A figure of the test accuracy per epoch:
+   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``, the layer's
+   default kernels ``VarianceScaling(0.7, "fan_in")``; the dense twin's are LeCun-normal).
+   One recipe for all: AdamW (weight decay 0.05), learning rate warmed up over the first
+   epoch to 1e-3 and decayed by a cosine to 0, batch 64, no augmentation, the same seeds.
+   The runs are interleaved (for each seed, each model in turn), so a load change on a
+   shared machine hits all alike. Reported: test accuracy (mean and spread over the seeds),
+   parameters, MACs (``count_params`` / ``count_flops``) and seconds per epoch (median over
+   the epochs after the first, which traces the graph). A figure of the test accuracy per epoch:
    ``docs/token_models.png``.
 2. Speed: whole-model training step (forward, gradients, SGD update) and inference, MGIC over
    dense, at ViT-S width (dim 384, hidden 1536, 6 heads), 224x224 images with 16x16 patches
@@ -202,10 +203,26 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
     train_table = bench.markdown_table(
         ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"], _summary(results)
     )
-    speed_table = bench.markdown_table(
-        ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms", "MGIC / dense"],
-        speed_rows,
-    )
+    if speed_rows is None:
+        speed_text = (
+            "The whole-model timings were not part of this run: it was stopped after the "
+            "training, before them."
+        )
+    else:
+        speed_table = bench.markdown_table(
+            ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms"]
+            + ["MGIC / dense"],
+            speed_rows,
+        )
+        speed_text = (
+            "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
+            f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
+            "float32, `tf.function`; a training step is forward, gradients and an SGD "
+            f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
+            "per-round ratios (spread in brackets), on a shared machine; load average "
+            f"(before, after) of each comparison: {loads}.\n\n"
+            f"{speed_table}"
+        )
     return (
         "## Token models: ViT and MLP-Mixer, MGIC against dense (issue 30)\n\n"
         f"{bench.header(argv=argv, env=env)}\n\n"
@@ -214,7 +231,8 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         f"{args.depth} blocks (ViT: 4 heads), {args.epochs} epochs, {len(results)} seeds, "
         "one recipe for all four (AdamW, weight decay 0.05, one warm-up epoch to 1e-3 "
         "then cosine to 0, batch 64, no augmentation). The MGIC twins differ only in the "
-        "feed-forward (`MGICFeedForward`, `group_size=64, coarsest_size=128`). Few "
+        "feed-forward (`MGICFeedForward`, `group_size=64, coarsest_size=128`, its default "
+        'kernels `VarianceScaling(0.7, "fan_in")`; the dense twin\'s are LeCun-normal). Few '
         "epochs and shallow models keep the run affordable on a shared 2-core CPU; the "
         "accuracies are therefore not converged, and the comparison is between the "
         "twins under one budget. s / epoch is the median epoch after the first, on a "
@@ -223,13 +241,7 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         f"{train_table}\n\n![test accuracy per epoch](docs/token_models.png)\n\n"
         "What the accuracy gap comes from and what was tried: "
         "[docs/token_models.md](docs/token_models.md#trained-side-by-side).\n\n"
-        "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
-        f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
-        "float32, `tf.function`; a training step is forward, gradients and an SGD "
-        f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
-        "per-round ratios (spread in brackets), on a shared machine; load average (before, "
-        f"after) of each comparison: {loads}.\n\n"
-        f"{speed_table}"
+        f"{speed_text}"
     )
 
 
@@ -252,7 +264,9 @@ def main(argv=None):
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
-        results, speed_rows, loads = saved["training"], saved["speed"], saved["loads"]
+        results = saved["training"]
+        # A run stopped before the timings saved only the training results.
+        speed_rows, loads = saved.get("speed"), saved.get("loads")
         rounds = saved.get("rounds", args.rounds)
         env = saved.get("env", env)
         run_argv = saved.get("argv", ["token_models.py", "--write"])  # the run that measured

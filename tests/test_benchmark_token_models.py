@@ -72,3 +72,15 @@ def test_from_json_prints_the_section_without_running_anything(script, tmp_path,
     assert "| MGIC-ViT | 95.0 (94.0-96.0) | 2.50M | 140M | 8.5 |" in out
     assert "| ViT (384 -> 1536, 2 blocks) | inference |" in out and "15 interleaved" in out
     assert "2 seeds" in out and "docs/token_models.png" in out
+
+
+def test_from_json_of_a_run_stopped_before_the_timings(script, tmp_path, capsys):
+    import json
+
+    saved = {"training": _results(), "argv": ["token_models.py", "--write"]}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(saved))
+    script["main"](["--from-json", str(path)])
+    out = capsys.readouterr().out
+    assert "| MGIC-ViT | 95.0 (94.0-96.0) | 2.50M | 140M | 8.5 |" in out
+    assert "timings were not part of this run" in out and "MGIC / dense" not in out

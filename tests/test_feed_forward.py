@@ -178,11 +178,67 @@ def test_fit_changes_weights_and_loss_is_finite():
         (dict(hidden_dim=64, use_bias="yes"), "use_bias"),
         (dict(hidden_dim=64, coarsening="fast"), "coarsening"),
         (dict(hidden_dim=64, activation="nope"), "activation"),
+        (dict(hidden_dim=64, kernel_initializer="nope"), "kernel_initializer"),
+        (dict(hidden_dim=64, kernel_initializer=3), "kernel_initializer"),
+        (dict(hidden_dim=64, bias_initializer="nope"), "bias_initializer"),
     ],
 )
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MGICFeedForward(**kwargs)
+
+
+def _initializer_config(layer):
+    config = layer.get_config()["kernel_initializer"]
+    return config["class_name"], {
+        k: config["config"].get(k) for k in ("scale", "mode", "distribution")
+    }
+
+
+def test_default_kernels_are_scaled_down_lecun_and_the_former_default_is_reachable():
+    default = MGICFeedForward(64)
+    assert _initializer_config(default) == (
+        "VarianceScaling",
+        {"scale": 0.7, "mode": "fan_in", "distribution": "truncated_normal"},
+    )
+    assert _initializer_config(MGICFeedForward.from_config(default.get_config()))[1]["scale"] == 0.7
+    former = MGICFeedForward(64, kernel_initializer="lecun_normal")
+    assert _initializer_config(former)[0] == "LecunNormal"
+    assert _initializer_config(MGICFeedForward.from_config(former.get_config()))[0] == "LecunNormal"
+
+
+def _initial_output_std(make, seed, x):
+    keras.utils.set_random_seed(seed)
+    return float(np.std(_np(make()(x))))
+
+
+def test_initial_output_is_no_larger_than_the_dense_feed_forwards():
+    # d = 256, hidden 1024, the layer's defaults: the token models' width.
+    d, hidden = 256, 1024
+    x = np.random.default_rng(0).normal(size=(2, 64, d)).astype("float32")
+
+    def dense():
+        return keras.Sequential(
+            [
+                keras.Input((64, d)),
+                keras.layers.Dense(hidden, activation="gelu", kernel_initializer="lecun_normal"),
+                keras.layers.Dense(d, kernel_initializer="lecun_normal"),
+            ]
+        )
+
+    seeds = (0, 1, 2)
+    dense_std = np.mean([_initial_output_std(dense, s, x) for s in seeds])
+    mgic_std = np.mean([_initial_output_std(lambda: MGICFeedForward(hidden), s, x) for s in seeds])
+    former_std = np.mean(
+        [
+            _initial_output_std(
+                lambda: MGICFeedForward(hidden, kernel_initializer="lecun_normal"), s, x
+            )
+            for s in seeds
+        ]
+    )
+    assert mgic_std <= dense_std, (mgic_std, dense_std)
+    assert former_std > dense_std, (former_std, dense_std)  # what the default corrects
 
 
 def test_bad_widths():

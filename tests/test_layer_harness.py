@@ -61,7 +61,17 @@ CASES = {
             init_kwargs={"hidden_dim": 64, "group_size": 4, "coarsest_size": 8},
             input_shape=(2, 5, 16),
             expected_output_shape=(2, 5, 16),
-        )
+        ),
+        dict(  # the former default kernels, LeCun-normal
+            init_kwargs={
+                "hidden_dim": 32,
+                "group_size": 4,
+                "coarsest_size": 8,
+                "kernel_initializer": "lecun_normal",
+            },
+            input_shape=(2, 5, 16),
+            expected_output_shape=(2, 5, 16),
+        ),
     ],
     "ChannelTransition": [
         dict(

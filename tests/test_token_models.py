@@ -58,6 +58,13 @@ def test_twins_differ_only_in_the_feed_forward(family):
     ffn = mgic.get_layer("block1_mlp")
     assert (ffn.hidden_dim, ffn.group_size, ffn.coarsest_size) == (256, 16, 32)
     assert [width for width, _, _ in ffn._levels] == [64, 32, 16]  # the hierarchy is used
+    # The twins' kernel initializers: LeCun-normal for the dense feed-forward, the MGIC one's
+    # default (scaled down: the sum of its levels starts no larger than the dense output).
+    init = ffn.get_config()["kernel_initializer"]
+    assert init["class_name"] == "VarianceScaling"
+    assert (init["config"]["scale"], init["config"]["mode"]) == (0.7, "fan_in")
+    dense_init = dense.get_layer("block1_mlp_dense1").get_config()["kernel_initializer"]
+    assert dense_init["class_name"] == "LecunNormal"
     # The parameter difference is the feed-forwards' difference.
     mlp = lambda m: sum(count_params(m.get_layer(n)) for n in _mlp_layers(m))  # noqa: E731
     assert count_params(dense) - count_params(mgic) == mlp(dense) - mlp(mgic) > 0

@@ -92,9 +92,10 @@ def layer_norm(name):
 def feed_forward(x, hidden, dropout_rate, mgic_args, name):
     """The token feed-forward ``(..., dim) -> (..., dim)``: ``MGICFeedForward`` named
     ``{name}`` when ``mgic_args = (group_size, coarsest_size, coarsening)``, else the dense
-    ``Dense(hidden, gelu)`` (``{name}_dense1``) and ``Dense(dim)`` (``{name}_dense2``). Both
-    use LeCun-normal kernels (fan-in scaling, which the grouped kernels need too), so the two
-    twins start alike."""
+    ``Dense(hidden, gelu)`` (``{name}_dense1``) and ``Dense(dim)`` (``{name}_dense2``). The
+    dense one has LeCun-normal kernels; the MGIC one ``MGICFeedForward``'s default,
+    ``VarianceScaling(0.7, "fan_in")`` (fan-in scaling, which the grouped kernels need, scaled
+    down so that the sum of its levels starts no larger than the dense output)."""
     dim = x.shape[-1]
     if mgic_args is not None:
         group_size, coarsest_size, coarsening = mgic_args

@@ -15,8 +15,9 @@ the classifier (no class token, as in Beyer et al., "Better plain ViT baselines"
 - **Dense** (``mgic=False``): the feed-forward is ``Dense(dim * mlp_ratio, gelu)``
   (``blockN_mlp_dense1``) then ``Dense(dim)`` (``blockN_mlp_dense2``).
 - **MGIC** (``mgic=True``): it is one :class:`~keras_mgic.layers.MGICFeedForward`
-  (``blockN_mlp``). Everything else (patch embedding, attention, norms, head) is the same
-  code, so the two twins differ only there.
+  (``blockN_mlp``), with its default kernels (``VarianceScaling(0.7, "fan_in")``, so that
+  it starts no larger than the dense feed-forward). Everything else (patch embedding,
+  attention, norms, head) is the same code, so the two twins differ only there.
 
 The feed-forward holds two thirds of a ViT block's weights (``8 dim^2`` of ``12 dim^2``);
 at ``dim = 256`` with the defaults ``group_size=64, coarsest_size=128`` MGIC keeps about a
