@@ -192,16 +192,8 @@ MGICMLPMixer = apps.named_builder(
 )
 
 
-def preprocess_input(x, data_format=None):
-    """Raw ``[0, 255]`` images to ``[-1, 1]``, what ``include_preprocessing=True`` does
-    inside the model (these builders default to preprocessed input).
-
-    Example:
-
-    >>> preprocess_input(np.array([0.0, 255.0])).tolist()
-    [-1.0, 1.0]
-    """
-    return helpers.rescale_input(x, data_format=data_format)
+#: Raw ``[0, 255]`` images to ``[-1, 1]`` (``token_blocks.preprocess_input``).
+preprocess_input = tokens.preprocess_input
 
 
 #: The ``top`` classes of each prediction, as ``keras.applications``' helper.

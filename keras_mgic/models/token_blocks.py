@@ -18,6 +18,7 @@ from keras_mgic.layers.channel_hierarchy import check_coarsening
 from keras_mgic.layers.feed_forward import MGICFeedForward
 from keras_mgic.layers.validation import dropout_rate as check_dropout_rate
 from keras_mgic.layers.validation import positive_even_int, positive_int
+from keras_mgic.models import application_helpers as helpers
 from keras_mgic.models import applications as apps
 
 #: LayerNormalization's epsilon in the token models (the ViT paper's code uses 1e-6).
@@ -146,3 +147,15 @@ TOKEN_MGIC_ARGS_DOC = """\
     coarsest_size: ``s_c``, the coarsening threshold of every ``MGICFeedForward``; default
         {coarsest_size}.
     coarsening: ``"reference"`` (default) or ``"literal"``, see ``MGICFeedForward``."""
+
+
+def preprocess_input(x, data_format=None):
+    """Raw ``[0, 255]`` images to ``[-1, 1]``, what ``include_preprocessing=True`` does
+    inside the model (these builders default to preprocessed input).
+
+    Example:
+
+    >>> preprocess_input(np.array([0.0, 255.0])).tolist()
+    [-1.0, 1.0]
+    """
+    return helpers.rescale_input(x, data_format=data_format)
