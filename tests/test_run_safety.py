@@ -346,6 +346,7 @@ def test_point_cloud_run_resumes_from_its_checkpoint(tmp_path, capsys):
     kwargs = dict(
         epochs=2, output=output, num_points=32, batch_size=16, max_train_examples=32,
         max_test_examples=16, verbose=2,
+        model_kwargs={"k": 3},  # pooled: 32 / 8 = 4 coarsest points, more than k neighbours
     )  # fmt: skip
     with pytest.raises(RuntimeError, match="simulated kill"):
         training.train("mgic_diffgcn", "digit_points", callbacks=[KillAfterEpoch(0)], **kwargs)
