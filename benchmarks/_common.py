@@ -131,10 +131,17 @@ def write_section(name, markdown, path=BENCHMARKS_MD):
         text = head + block + tail
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)  # a kill leaves the old file whole: rename it into place
-    os.replace(temporary, path)
+    write_atomically(path, text)
     print(f"wrote section {name!r} of {path}")
+
+
+def write_atomically(path, text):
+    """Writes ``text`` to a temporary name beside ``path``, then renames it into place: a
+    kill leaves the old file whole, never a half-written one."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def interleaved(fns, rounds, repeat, warmup=2, timer=time.perf_counter):

@@ -287,16 +287,15 @@ def main(argv=None):
                     )
             results.append(seed_results)
             if args.json:  # the training results so far, in case the run is interrupted
-                with open(args.json, "w") as f:
-                    json.dump({"training": results, "env": env}, f)
+                bench.write_atomically(args.json, json.dumps({"training": results, "env": env}))
         speed_rows, comparisons = speed(args.speed_depth, args.rounds, args.repeat)
         loads = [(c.load_before, c.load_after) for c in comparisons]
         rounds = args.rounds
         run_argv = sys.argv if argv is None else ["token_models.py", *argv]
         if args.json:
-            with open(args.json, "w") as f:
-                saved = {"training": results, "speed": speed_rows, "loads": loads}
-                json.dump({**saved, "rounds": rounds, "env": env, "argv": run_argv}, f)
+            saved = {"training": results, "speed": speed_rows, "loads": loads}
+            saved.update(rounds=rounds, env=env, argv=run_argv)
+            bench.write_atomically(args.json, json.dumps(saved))
     text = section(results, speed_rows, loads, rounds, args, env, run_argv)
     print(text)
     if args.write:

@@ -68,6 +68,12 @@ def loop_params(names, slow=()):
     return [pytest.param(name, marks=pytest.mark.slow) if name in slow else name for name in names]
 
 
+def feature_size(name):
+    """Height and width of the last feature map at SIZE x SIZE: total stride 32, or 4 for
+    the CIFAR-style ResNets and the token models' 4x4 patches."""
+    return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
+
+
 def small_model_kwargs(name):
     """Arguments that keep every model small and fast (MGIC ones still coarsen)."""
     if name in POINT_CLOUD_NAMES:

@@ -12,6 +12,7 @@ from small_models import (
     IMAGE_LOOP_NAMES,
     POINT_CLOUD_NAMES,
     TOKEN_NAMES,
+    feature_size,
     loop_params,
     token_model_kwargs,
 )
@@ -105,8 +106,7 @@ def test_feature_extractor_on_an_input_tensor(name):
     assert model.input_shape == (None, 40, 40, 3)
     channels = model.output_shape[-1]
     assert model.output_shape == (None, channels)
-    # The feature map under the pooling: total stride 32, or 4 for the CIFAR-style ResNets.
-    size = 1 if name.endswith("50") or "mobilenet" in name else 32 // 4
+    size = feature_size(name)  # the feature map under the pooling (32x32 after the resize)
     assert model.get_layer("avg_pool").input.shape == (None, size, size, channels)
     assert not any(layer.name == "predictions" for layer in model.layers)
     if name in QUICK:  # one forward pass per family is enough

@@ -14,7 +14,7 @@ from small_models import (
     POINT_CLOUD_NAMES,
     POINTS,
     SEGMENTATION_NAMES,
-    SIZE,
+    feature_size,
     loop_params,
     small_inputs,
     small_model_kwargs,
@@ -98,11 +98,6 @@ def test_builder_forward_and_gradients(name):
         assert max(levels) > 1
 
 
-def _feature_size(name):
-    """Height and width of the last feature map at SIZE x SIZE: CIFAR ResNets stride 4."""
-    return 1 if name.endswith("50") or "mobilenet" in name else SIZE // 4
-
-
 # The image builders' feature maps without top: tests/test_applications_api.py checks them
 # in its feature-extractor loop (each builder built once for both).
 @pytest.mark.parametrize("name", [*POINT_CLOUD_NAMES, "mobilenet_v3_small", "resnet20"])
@@ -113,7 +108,7 @@ def test_builder_without_top_returns_the_feature_map(name):
         assert features.output_shape == (None, points, 64)
         assert not any(layer.name == "predictions" for layer in features.layers)
         return
-    size = _feature_size(name)
+    size = feature_size(name)
     channels = features.output_shape[-1]
     assert features.output_shape == (None, size, size, channels) and channels > 0
     assert not any(layer.name == "predictions" for layer in features.layers)
@@ -124,7 +119,7 @@ def test_builder_without_top_returns_the_feature_map(name):
 @pytest.mark.parametrize("pooling, layer_name", [("avg", "avg_pool"), ("max", "max_pool")])
 def test_builder_pooling(name, pooling, layer_name):
     pooled = _build(name, include_top=False, pooling=pooling)
-    size = _feature_size(name)
+    size = feature_size(name)
     channels = pooled.output_shape[-1]
     assert pooled.output_shape == (None, channels)
     assert pooled.get_layer(layer_name).input.shape == (None, size, size, channels)

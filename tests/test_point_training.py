@@ -45,18 +45,23 @@ def test_metrics_json_is_the_written_models_accuracy_on_the_test_clouds(trained)
     assert written["flops"] == keras_mgic.count_flops(model, (POINTS, 3))
 
 
-def test_float16_export_keeps_the_predictions(trained, tmp_path):
-    output = tmp_path / "model.tflite"
+def _check_float16_export(model_path, output):
+    """``keras-mgic export --quantization float16`` of a point-cloud model: builtin ops with
+    the k-NN graph's TOPK_V2, and at least 97.5% top-1 agreement on 40 held-out clouds."""
     code, printed = run_cli(
-        "export", os.path.join(trained, "model.keras"), "--format", "tflite",
-        "--output", output, "--quantization", "float16", "--representative-data",
-        "digit_points", "--parity-samples", "40",
+        "export", model_path, "--format", "tflite", "--output", output,
+        "--quantization", "float16", "--representative-data", "digit_points",
+        "--parity-samples", "40",
     )  # fmt: skip
     assert code == 0, printed
     ops = re.search(r"ops: (.*)", printed).group(1).split(", ")
     assert "TOPK_V2" in ops and not any("FLEX" in op or "CUSTOM" in op for op in ops)
     agreement = float(re.search(r"top-1 agreement ([\d.]+)%", printed).group(1))
     assert agreement >= 97.5, printed
+
+
+def test_float16_export_keeps_the_predictions(trained, tmp_path):
+    _check_float16_export(os.path.join(trained, "model.keras"), tmp_path / "model.tflite")
 
 
 def test_int8_export_of_a_knn_graph_is_refused_before_converting(trained, tmp_path, capsys):
@@ -101,14 +106,4 @@ def test_pooled_diffgcn_trains_from_the_cli_and_exports_to_float16(tmp_path):
     assert code == 0, printed
     model = keras.saving.load_model(os.path.join(output, "model.keras"))
     assert model.get_layer("stage4_pool").output[0].shape[1] == 12
-    tflite = tmp_path / "model.tflite"
-    code, printed = run_cli(
-        "export", os.path.join(output, "model.keras"), "--format", "tflite",
-        "--output", tflite, "--quantization", "float16", "--representative-data",
-        "digit_points", "--parity-samples", "40",
-    )  # fmt: skip
-    assert code == 0, printed
-    ops = re.search(r"ops: (.*)", printed).group(1).split(", ")
-    assert "TOPK_V2" in ops and not any("FLEX" in op or "CUSTOM" in op for op in ops)
-    agreement = float(re.search(r"top-1 agreement ([\d.]+)%", printed).group(1))
-    assert agreement >= 97.5, printed
+    _check_float16_export(os.path.join(output, "model.keras"), tmp_path / "model.tflite")
