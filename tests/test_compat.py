@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 from keras.src.backend.tensorflow import trainer as tf_trainer
@@ -89,3 +91,34 @@ def test_multi_worker_fit_fails_without_patches(tmp_path):
     outputs = [worker.communicate(timeout=SUBPROCESS_TIMEOUT)[0] for worker in workers]
     assert all(worker.returncode != 0 for worker in workers)
     assert any("PerReplica" in text for text in outputs)
+
+
+class TraceCountingModel(keras.Model):
+    """Counts how often its training step is traced (Python runs once a trace)."""
+
+    traces = 0
+
+    def train_step(self, data):
+        type(self).traces += 1
+        return super().train_step(data)
+
+
+def _fit_counting_traces(build_first):
+    TraceCountingModel.traces = 0
+    inputs = keras.Input((4,))
+    model = TraceCountingModel(inputs, keras.layers.Dense(3)(inputs))
+    model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9), loss="mse", metrics=["mae"])
+    x, y = np.zeros((32, 4), "float32"), np.zeros((32, 3), "float32")
+    if build_first:
+        compat.build_training_state(model, (x[:1], y[:1]))
+        assert model.optimizer.built and len(model.optimizer.variables) > 1
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    return TraceCountingModel.traces
+
+
+def test_training_state_built_before_fit_leaves_one_trace():
+    """Keras builds the optimizer and metrics inside the first traced step, so ``tf.function``
+    traces the step twice; built first, once. (Once Keras traces once by itself, the first
+    count fails: ``build_training_state`` can then go.)"""
+    assert _fit_counting_traces(build_first=False) == 2
+    assert _fit_counting_traces(build_first=True) == 1

@@ -158,6 +158,7 @@ def train(
             _compile(
                 net, settings, strategy.num_replicas_in_sync, task.compile_arguments(net, data)
             )
+            compat.build_training_state(net, data.train.element_spec)
         with InterruptGuard() as guard:
             logger, saver, fit_seconds = _fit(net, data, run, strategy, settings, guard)
             evaluation = net.evaluate(data.test, verbose=0, return_dict=True)
