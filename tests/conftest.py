@@ -26,7 +26,42 @@ import keras_mgic  # noqa: E402, F401  (registers the package's serializables)
 from keras_mgic.layers import GroupedConv2D  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+if keras.backend.backend() == "tensorflow" and os.environ.get("MGIC_TEST_GRAPPLER") == "0":
+    # TensorFlow's graph optimizer (Grappler) rewrites every traced function before its first
+    # run: a third of the time of a test that fits or predicts with a small network, and no
+    # property of this package. ``make test`` sets MGIC_TEST_GRAPPLER=0 (tools/run_tests.py);
+    # ``make test-slow`` and a plain ``pytest`` run keep TensorFlow's default optimizations.
+    import tensorflow as tf
+
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 REPO_DIR = os.path.dirname(TESTS_DIR)
+
+
+#: The test files that took longest (idle, make test), longest first. ``make test`` runs files
+#: on two workers, a file at a time; started first, they leave the short files to even out
+#: the end (a long file started last kept one worker busy 47 s after the other had finished).
+#: A stale list costs only that balance.
+LONGEST_FILES = (
+    "test_mobilenet_v3.py",
+    "test_export.py",
+    "test_models_registry.py",
+    "test_point_export.py",
+    "test_applications_api.py",
+    "test_segmentation_export.py",
+    "test_run_safety.py",
+    "test_training.py",
+    "test_backends.py",
+    "test_cli_summary.py",
+    "test_resnet.py",
+    "test_cross_backend.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Orders the collected tests file by file, LONGEST_FILES first (stable otherwise)."""
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.path)), len(rank)))
 
 
 @pytest.fixture(autouse=True)

@@ -61,6 +61,14 @@ MGIC_MODELS = {
 }
 
 
+def slow_off_tensorflow(test):
+    """Marks ``test`` ``slow`` on JAX and PyTorch (``make test-slow``), where compiling a
+    whole network costs tens of seconds; on TensorFlow it stays in the default suite."""
+    import keras
+
+    return test if keras.backend.backend() == "tensorflow" else pytest.mark.slow(test)
+
+
 def loop_params(names, slow=()):
     """``names`` as pytest parameters, those of ``DEEPER_REPEATS``, ``LARGER_REPEATS`` and
     ``slow`` marked slow."""

@@ -174,7 +174,11 @@ def test_channels_first_is_an_error_not_a_misread():
 # --------------------------------------------------------------------------------- weights
 
 
-@pytest.mark.parametrize("name", QUICK)
+# The same wrapper for every builder: the MobileNetV3 pair's round trips (the largest builds of
+# QUICK) run in ``make test-slow``.
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if "mobilenet" in n else n for n in QUICK]
+)
 def test_weights_path_round_trip(name, tmp_path):
     kwargs = dict(input_shape=(32, 32, 3), classes=3, **_small(name))
     model = models.MODELS[name](**kwargs)

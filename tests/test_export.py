@@ -32,7 +32,7 @@ import pytest
 import tensorflow as tf
 from process_limits import SUBPROCESS_TIMEOUT
 
-from keras_mgic import export
+from keras_mgic import compat, export
 from keras_mgic.commands import export as export_command
 from keras_mgic.export import flatbuffer as export_flatbuffer
 from keras_mgic.export import paths as export_paths
@@ -136,6 +136,7 @@ def _train(model, digits, epochs=EPOCHS):
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=False,
     )
+    compat.build_training_state(model, (digits["x_train"][:1], digits["y_train"][:1]))
     model.fit(digits["x_train"], digits["y_train"], batch_size=64, epochs=epochs, verbose=0)
     _precise_batch_norm(model, digits["x_train"][:500])
     return model
@@ -348,6 +349,10 @@ def test_litert_and_tensorflow_interpreters_agree(exported):
 # --------------------------------------------------------------------------- mixed precision
 
 
+# ``make test-slow`` (a second export of the trained model): in the default suite,
+# test_to_tflite_converts_a_reduced_precision_keras_model converts a small MGIC model built
+# under each reduced-precision policy and checks its float32 twin's parity.
+@pytest.mark.slow
 def test_mixed_precision_model_exports_in_float32(exported, tmp_path):
     """A model built and compiled under a mixed policy exports as its float32 twin.
 
@@ -489,12 +494,22 @@ def _cli(*argv):
     return export_command.run(parser.parse_args([str(a) for a in argv]))
 
 
-def test_cli_int8_with_digits(trained, tmp_path, capsys):
+def test_cli_int8_needs_representative_data(tmp_path, capsys):
     model_path = tmp_path / "model.keras"
-    trained("mgic_resnet").save(model_path)  # takes raw pixels, as the digits come
+    _tiny_mgic_model().save(model_path)
     code = _cli(model_path, "--format", "tflite", "--quantization", "int8")
     assert code == 2
     assert "Received: representative_data=None" in capsys.readouterr().err
+    assert not (tmp_path / "model_int8.tflite").exists()
+
+
+# ``make test-slow``: the default suite calibrates through the same command with a named data
+# set in tests/test_segmentation_export.py (``--representative-data digit_mosaics``), and
+# checks the int8 file of this model (calibrated on digits) in the parity tests above.
+@pytest.mark.slow
+def test_cli_int8_with_digits(trained, tmp_path, capsys):
+    model_path = tmp_path / "model.keras"
+    trained("mgic_resnet").save(model_path)  # takes raw pixels, as the digits come
 
     code = _cli(
         model_path,
@@ -584,6 +599,9 @@ def test_cli_digits_needs_a_square_rgb_input(tmp_path, capsys):
     assert "Received: input_shape=(32, 32, 1)" in capsys.readouterr().err
 
 
+# ``make test-slow``: tests/test_cli_train.py exports the model of a ``keras-mgic train`` run
+# through the same command and compares it with Keras on raw images in the default suite.
+@pytest.mark.slow
 def test_cli_tflite_of_a_trained_raw_pixel_model_classifies_raw_images(
     trained, digits, tmp_path, capsys
 ):

@@ -16,6 +16,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
+from small_models import slow_off_tensorflow
 
 from keras_mgic import models
 from keras_mgic.layers import (
@@ -179,6 +180,7 @@ def test_grouped_conv_float64_gradient():
 
 
 @pytest.mark.backends
+@slow_off_tensorflow  # there GroupedConv2D and EdgeConv check float64 gradients
 def test_mgic_block_float64_gradient():
     block = MGICBlock(group_size=4, coarsest_size=4, dtype="float64")  # 16 -> 8 -> 4 channels
     error = _fd_error(block, _images((2, 4, 4, 16)), {})
@@ -198,6 +200,7 @@ def test_edge_conv_float64_gradient():
 
 
 @pytest.mark.backends
+@slow_off_tensorflow  # there GroupedConv2D and EdgeConv check float64 gradients
 def test_point_mgic_block_float64_gradient():
     x, neighbors = _cloud(channels=16)
     coordinates = x[..., :3]

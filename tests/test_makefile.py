@@ -3,6 +3,7 @@
 Checked with ``make -n`` (print the commands, run nothing) in a fresh virtual environment path.
 """
 
+import io
 import os
 import shutil
 import subprocess
@@ -80,3 +81,32 @@ def test_ci_runs_make_test_then_make_test_slow():
     assert "make test ||" in script and "make test-slow ||" in script
     assert script.index("make test ||") < script.index("make test-slow ||")
     assert "set -e" not in script.replace("set -euo", "")  # the second runs after a failure
+
+
+def test_only_the_default_suite_compiles_with_light_settings(monkeypatch):
+    """``make test`` turns off Grappler and XLA's CPU optimizations; ``make test-slow`` runs
+    with the libraries' defaults; a value set by the caller is kept."""
+    sys.path.insert(0, os.path.join(REPO_DIR, "tools"))
+    try:
+        import run_tests
+    finally:
+        sys.path.pop(0)
+    environments = []
+
+    class FakeProcess:
+        def __init__(self, command, env, **kwargs):
+            environments.append(env)
+            self.stdout = iter(["1 passed in 0.10s\n"])
+
+        def wait(self):
+            return 0
+
+    monkeypatch.setattr(run_tests.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(run_tests.sys, "stdout", io.StringIO())
+    monkeypatch.delenv("MGIC_TEST_GRAPPLER", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--mine")
+    assert run_tests.main(["fast"]) == 0 and run_tests.main(["slow"]) == 0
+    fast, slow = environments[:3], environments[3:]
+    assert [env["MGIC_TEST_GRAPPLER"] for env in fast] == ["0"] * 3
+    assert all("MGIC_TEST_GRAPPLER" not in env for env in slow)
+    assert all(env["XLA_FLAGS"] == "--mine" for env in fast + slow)

@@ -15,8 +15,10 @@ Stages (``fast``):
 - ``jax`` and ``torch``: the tests marked ``backends`` (and not ``slow``).
 
 ``slow`` runs the tests marked ``slow`` on TensorFlow, then those also marked ``backends``
-on JAX and PyTorch. Each stage prints its 15 slowest tests (``--durations=15``), so growth is
-visible. Extra arguments after ``--`` go to every pytest call (``-- -x -k resnet``).
+on JAX and PyTorch, with each library's default compiler settings (the default suite's are
+lighter: ``LIGHT_COMPILATION``). Each stage prints its 15 slowest tests
+(``--durations=15``), so growth is visible. Extra arguments after ``--`` go to every pytest
+call (``-- -x -k resnet``).
 """
 
 import os
@@ -49,13 +51,25 @@ ONE_THREAD_A_WORKER = {
     "OMP_NUM_THREADS": "1",
 }
 
+#: The default suite compiles with less optimization: its inputs are tiny, so compiling costs
+#: far more than running. TensorFlow runs without its graph optimizer, Grappler
+#: (tests/conftest.py reads MGIC_TEST_GRAPPLER; a small MGIC network's first ``fit`` step
+#: measured 15 -> 10 s), and JAX's XLA compiles for the CPU at optimization level 0 (building
+#: MGIC-LR-ASPP-Small on JAX, mostly compiling its initializers: 23 -> 11 s). ``make
+#: test-slow`` runs with each library's defaults. A value set in the environment is kept.
+LIGHT_COMPILATION = {
+    "MGIC_TEST_GRAPPLER": "0",
+    "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true",
+}
+
 
 def pytest_command(marker, workers, extra):
     command = [sys.executable, "-m", "pytest", "-q", "-m", marker, "--durations=15"]
     if workers:
         # loadfile: a file's tests share one worker, so a module-scoped fixture (a trained
-        # model, an export) is built once, not once per worker.
-        command += ["-n", str(workers), "--dist", "loadfile"]
+        # model, an export) is built once, not once per worker. Files go out in the order
+        # tests/conftest.py sorts them (the longest first), not by their number of tests.
+        command += ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
     return command + list(extra)
 
 
@@ -70,10 +84,12 @@ def last_summary_line(lines):
     return "no summary line (pytest did not finish)"
 
 
-def run_stage(name, backend, marker, workers, extra):
+def run_stage(name, backend, marker, workers, extra, light_compilation=False):
     """Runs one stage with its output streamed through; returns (exit status, summary)."""
     print(f"\n===== stage {name}: KERAS_BACKEND={backend} pytest -m {marker!r}", flush=True)
     env = dict(os.environ, KERAS_BACKEND=backend)
+    if light_compilation:
+        env = {**LIGHT_COMPILATION, **env}
     if workers > 1:
         env = {**ONE_THREAD_A_WORKER, **env}
     start = time.monotonic()
@@ -104,8 +120,9 @@ def main(argv):
     if len(argv) != 1 or argv[0] not in STAGES:
         print(f"usage: run_tests.py {{{','.join(STAGES)}}} [-- pytest args]", file=sys.stderr)
         return 2
+    light = argv[0] == "fast"
     results = [
-        (name, *run_stage(name, backend, marker, workers, extra))
+        (name, *run_stage(name, backend, marker, workers, extra, light))
         for name, backend, marker, workers in STAGES[argv[0]]
     ]
     print(f"\n===== {argv[0]} suite, one line per backend:")
