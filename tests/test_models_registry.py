@@ -131,10 +131,12 @@ def test_cifar_builders_keep_an_8x8_feature_map():
 
 
 def test_keras_round_trip_keeps_outputs(fresh_process):
-    """One model of each family, saved as .keras and reloaded in a new process that only
-    imports keras_mgic (the registered layers must be enough)."""
+    """An MGIC CIFAR ResNet and MGIC-DiffGCN, saved as .keras and reloaded in a new process
+    that only imports keras_mgic (the registered layers must be enough)."""
     saved, expected = {}, {}
-    for name in ("mgic_resnet20", "mgic_mobilenet_v3_small", "mgic_diffgcn"):
+    # (MGIC-MobileNetV3-Small's pieces reload in a fresh process in tests/test_serialization.py,
+    # and the whole model round-trips in tests/test_mobilenet_v3.py.)
+    for name in ("mgic_resnet20", "mgic_diffgcn"):
         x = small_inputs(name, 2, seed=1)
         model = _build(name)
         model(x, training=True)  # move the BatchNorm statistics away from their initial values
