@@ -26,6 +26,7 @@ import keras_mgic  # noqa: E402, F401  (registers the package's serializables)
 from keras_mgic.layers import GroupedConv2D  # noqa: E402
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(TESTS_DIR)
 
 if keras.backend.backend() == "tensorflow" and os.environ.get("MGIC_TEST_GRAPPLER") == "0":
     # TensorFlow's graph optimizer (Grappler) rewrites every traced function before its first
@@ -35,7 +36,6 @@ if keras.backend.backend() == "tensorflow" and os.environ.get("MGIC_TEST_GRAPPLE
     import tensorflow as tf
 
     tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-REPO_DIR = os.path.dirname(TESTS_DIR)
 
 
 #: The test files that took longest (idle, make test), longest first. ``make test`` runs files

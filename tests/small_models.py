@@ -61,12 +61,18 @@ MGIC_MODELS = {
 }
 
 
-def slow_off_tensorflow(test):
-    """Marks ``test`` ``slow`` on JAX and PyTorch (``make test-slow``), where compiling a
-    whole network costs tens of seconds; on TensorFlow it stays in the default suite."""
+def off_tensorflow(names):
+    """``set(names)`` on JAX and PyTorch, the empty set on TensorFlow: what to mark ``slow``
+    only where compiling a whole network costs tens of seconds."""
     import keras
 
-    return test if keras.backend.backend() == "tensorflow" else pytest.mark.slow(test)
+    return set() if keras.backend.backend() == "tensorflow" else set(names)
+
+
+def slow_off_tensorflow(test):
+    """Marks ``test`` ``slow`` on JAX and PyTorch (``make test-slow``); on TensorFlow it stays
+    in the default suite."""
+    return pytest.mark.slow(test) if off_tensorflow([test]) else test
 
 
 def loop_params(names, slow=()):

@@ -42,6 +42,7 @@ from small_models import (
     SEGMENTATION_NAMES,
     SEGMENTATION_SIZE,
     loop_params,
+    off_tensorflow,
     slow_off_tensorflow,
     small_inputs,
     small_model_kwargs,
@@ -84,7 +85,7 @@ SLOW_OFF_TENSORFLOW = {
     "mlp_mixer",
 }
 
-SLOW_HERE = set() if BACKEND == "tensorflow" else SLOW_OFF_TENSORFLOW
+SLOW_HERE = off_tensorflow(SLOW_OFF_TENSORFLOW)
 
 
 def _np(x):
@@ -564,8 +565,7 @@ def _segmentation_cases():
     TensorFlow). Off TensorFlow all of them (15-20 s of compilation each on JAX): there the
     default suite covers their pieces in the MobileNetV3-Small build, ``ResizeLike`` against
     NumPy, and the layers' fits; tests/test_lraspp.py runs them on TensorFlow."""
-    off_tensorflow = set() if BACKEND == "tensorflow" else set(SEGMENTATION_NAMES)
-    slow = {"mgic_lraspp_mobilenet_v3_large", *SLOW_HERE, *off_tensorflow}
+    slow = {"mgic_lraspp_mobilenet_v3_large", *SLOW_HERE, *off_tensorflow(SEGMENTATION_NAMES)}
     return loop_params(SEGMENTATION_NAMES, slow=slow)
 
 

@@ -18,7 +18,7 @@ def _printed_rows(text):
     return rows, (float(ratio.group(1)), float(ratio.group(2)))
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def built(monkeypatch):
     """``{name: (builder kwargs, (params, MACs))}`` of the models the command builds: the
     expected rows are these models' counts, once each builder is known to have been given
@@ -42,12 +42,8 @@ def _expected(built, name, **kwargs):
     """The counts of ``name`` as built by the command, after checking that it was built by
     its registered builder with ``kwargs`` (``input_shape`` as a tuple)."""
     kwargs_given, counts = built[name]
-    assert summary_builder_kwargs(kwargs_given) == kwargs
+    assert kwargs_given == kwargs
     return counts
-
-
-def summary_builder_kwargs(kwargs):
-    return {key: tuple(v) if isinstance(v, list) else v for key, v in kwargs.items()}
 
 
 def test_recorded_counts_are_those_of_the_registered_builder(built, capsys):

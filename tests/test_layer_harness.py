@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 from keras.src import testing
-from small_models import slow_off_tensorflow
+from small_models import off_tensorflow, slow_off_tensorflow
 
 from keras_mgic import layers
 from keras_mgic.layers import DiffGCNConv, DiffGCNResidualBlock, EdgeConv, KNNGraph, MGICBlock
@@ -240,7 +240,7 @@ CASES = {
 #: Cases whose XLA-compiled training step takes long: run with the slow tests.
 SLOW = {("MGICBlock", 1)}
 #: Second cases that change an initializer only: with the slow tests off TensorFlow.
-SLOW_OFF_TENSORFLOW = set() if keras.backend.backend() == "tensorflow" else {("MGICFeedForward", 1)}
+SLOW_OFF_TENSORFLOW = off_tensorflow([("MGICFeedForward", 1)])
 PARAMS = [
     pytest.param(
         name,
