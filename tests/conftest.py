@@ -9,6 +9,7 @@
   only does ``import keras_mgic`` (no ``custom_objects``), returning the reloaded outputs.
 """
 
+import gc
 import json
 import os
 import subprocess
@@ -62,6 +63,19 @@ def pytest_collection_modifyitems(config, items):
     """Orders the collected tests file by file, LONGEST_FILES first (stable otherwise)."""
     rank = {name: index for index, name in enumerate(LONGEST_FILES)}
     items.sort(key=lambda item: rank.get(os.path.basename(str(item.path)), len(rank)))
+
+
+def pytest_collection_finish(session):
+    """Freezes the objects alive once every test module is imported (TensorFlow, Keras, JAX
+    and this package: about 430,000 objects) out of Python's cyclic garbage collector.
+
+    Each full collection walks every tracked object; with those modules in the heap, the full
+    collections took 13% of a TensorFlow test run (13.2 of 102 s over two test files) and
+    5.8 s once they were frozen. Frozen objects are the import-time heap, which lives as long
+    as the worker anyway; what the tests create is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)
