@@ -202,6 +202,10 @@ class Comparison:
     def median_ms(self, key):
         return statistics.median(self.ms[key])
 
+    def against(self, baseline):
+        """The same timings against another baseline (e.g. each mode against its own)."""
+        return dataclasses.replace(self, baseline=baseline)
+
     def describe(self, key, digits=2):
         """``"0.34 (0.31-0.37, 5 rounds)"``: the median ratio, its spread and the rounds."""
         low, high = self.spread(key)
