@@ -2,9 +2,9 @@
 
 - ``parser``: the scripts' command line (``--write`` updates BENCHMARKS.md, ``--quick`` is a
   smoke run), so a script declares only its own arguments.
-- ``interleaved`` / ``interleaved_ms``: the timing loop. Warm-up calls first (tracing,
-  compilation), then rounds in which the timed functions alternate, so that a load change on
-  a shared machine hits them all alike; one median per function and round.
+- ``interleaved``: the timing loop. Warm-up calls first (tracing, compilation), then rounds
+  in which the timed functions alternate, so that a load change on a shared machine hits
+  them all alike; one median per function and round.
 - ``compare``: per-round ratios against a baseline and their median with its spread, the
   figure a claim in BENCHMARKS.md names (``Comparison.describe``: "0.34 (0.31-0.37, 5
   rounds)").
@@ -158,12 +158,6 @@ def interleaved(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
         for key, fn in fns.items():
             samples[key].append(median_ms(fn, repeat=repeats[key], warmup=0, timer=timer))
     return samples
-
-
-def interleaved_ms(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
-    """The median over the rounds of ``interleaved``: ``{key: ms}``."""
-    samples = interleaved(fns, rounds, repeat, warmup=warmup, timer=timer)
-    return {key: statistics.median(values) for key, values in samples.items()}
 
 
 @dataclasses.dataclass
