@@ -2,9 +2,9 @@
 
 - ``parser``: the scripts' command line (``--write`` updates BENCHMARKS.md, ``--quick`` is a
   smoke run), so a script declares only its own arguments.
-- ``interleaved`` / ``interleaved_ms``: the timing loop. Warm-up calls first (tracing,
-  compilation), then rounds in which the timed functions alternate, so that a load change on
-  a shared machine hits them all alike; one median per function and round.
+- ``interleaved``: the timing loop. Warm-up calls first (tracing, compilation), then rounds
+  in which the timed functions alternate, so that a load change on a shared machine hits
+  them all alike; one median per function and round.
 - ``compare``: per-round ratios against a baseline and their median with its spread, the
   figure a claim in BENCHMARKS.md names (``Comparison.describe``: "0.34 (0.31-0.37, 5
   rounds)").
@@ -160,12 +160,6 @@ def interleaved(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
     return samples
 
 
-def interleaved_ms(fns, rounds, repeat, warmup=2, timer=time.perf_counter):
-    """The median over the rounds of ``interleaved``: ``{key: ms}``."""
-    samples = interleaved(fns, rounds, repeat, warmup=warmup, timer=timer)
-    return {key: statistics.median(values) for key, values in samples.items()}
-
-
 @dataclasses.dataclass
 class Comparison:
     """Interleaved timings of several functions against one baseline.
@@ -201,6 +195,10 @@ class Comparison:
 
     def median_ms(self, key):
         return statistics.median(self.ms[key])
+
+    def against(self, baseline):
+        """The same timings against another baseline (e.g. each mode against its own)."""
+        return dataclasses.replace(self, baseline=baseline)
 
     def describe(self, key, digits=2):
         """``"0.34 (0.31-0.37, 5 rounds)"``: the median ratio, its spread and the rounds."""

@@ -1,6 +1,6 @@
 """Fused BatchNorm or Keras's own: gradient error against float64, training, step time.
 
-Usage: python benchmarks/batch_norm_fused.py [--write] [--quick] [--points-only]
+Usage: python benchmarks/batch_norm_fused.py [--write] [--quick] [--points-only] [--rounds 15]
 
 ``keras_mgic.layers.BatchNormalization`` trains with TensorFlow's fused kernel on rank-4
 channels-last float32 inputs (``BatchNormalization.FUSED_DEFAULT``; inference is always
@@ -14,7 +14,8 @@ On the TensorFlow backend this measures, for both paths:
    3 epochs), 3 seeds; per seed both paths start from the same weights and see
    identical batches. Final training loss and test accuracy.
 3. Step time: median ms of a compiled training step (``train_on_batch``), both paths
-   interleaved, for MGIC-ResNet-20 (32x32, batch 64) and DGCNN (256 points, k = 10,
+   interleaved (``_common.compare``; keras / fused is the median of the per-round ratios
+   with their spread), for MGIC-ResNet-20 (32x32, batch 64) and DGCNN (256 points, k = 10,
    batch 16; there only EdgeConv's BatchNorm of the ``(batch, points, k, channels)`` edge
    tensor changes, the other BatchNorms see rank-3 tensors and are never fused).
 4. DGCNN training on the digit point sets (``--points-only`` runs this alone), as 2.
@@ -31,13 +32,8 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import (  # noqa: E402
-    command,
-    environment,
-    interleaved_ms,
-    markdown_table,
-    write_section,
-)
+import _common as bench  # noqa: E402
+from _common import markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models  # noqa: E402
 from keras_mgic.data import load_digits_arrays  # noqa: E402
@@ -153,8 +149,8 @@ def _timed_step(model, x, y):
     return lambda: model.train_on_batch(x, y)
 
 
-def step_times(quick):
-    rounds, repeat = (2, 3) if quick else (5, 5)
+def step_times(rounds, repeat):
+    """The step-time rows (fused ms, keras ms, keras / fused) and their comparisons."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, 64)
@@ -167,13 +163,18 @@ def step_times(quick):
         name: _timed_step(_dgcnn(fused, points=256), points, labels)
         for name, fused in PATHS.items()
     }
-    rows = []
+    rows, comparisons = [], []
     for label, fns in (("MGIC-ResNet-20, 32x32, batch 64", resnet), ("DGCNN, 256 points", dgcnn)):
-        times = interleaved_ms(fns, rounds=rounds, repeat=repeat)
-        rows.append([label, f"{times['fused']:.1f}", f"{times['keras']:.1f}"])
-        rows[-1].append(f"{times['keras'] / times['fused']:.2f}")
+        comparisons.append(bench.compare(fns, "fused", rounds=rounds, repeat=repeat))
+        rows.append(step_row(label, comparisons[-1]))
         print("step time", rows[-1], flush=True)
-    return rows
+    return rows, comparisons
+
+
+def step_row(label, comparison):
+    """Median ms of both paths and keras / fused, the median of the per-round ratios."""
+    times = [f"{comparison.median_ms(name):.1f}" for name in PATHS]
+    return [label, *times, comparison.describe("keras")]
 
 
 def main():
@@ -183,6 +184,7 @@ def main():
     parser.add_argument(
         "--points-only", action="store_true", help="only the DGCNN training comparison"
     )
+    parser.add_argument("--rounds", type=int, default=15, help="step-time rounds")
     args = parser.parse_args()
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("The fused BatchNorm exists on the TensorFlow backend only.")
@@ -200,12 +202,14 @@ def main():
         return
     gradient_rows = gradient_errors(args.quick)
     training_rows = training(args.quick)
-    time_rows = step_times(args.quick)
+    rounds, repeat = (2, 3) if args.quick else (args.rounds, 5)
+    time_rows, comparisons = step_times(rounds, repeat)
+    loads = [(c.load_before, c.load_after) for c in comparisons]
     BatchNormalization.FUSED_DEFAULT = True
     markdown = "\n\n".join(
         [
             "## BatchNorm: TensorFlow's fused kernel or Keras's own path",
-            f"`{command()}`; {environment()}.",
+            bench.header(comparisons[-1]),
             "Gradient error of one float32 training-mode step of MGIC-ResNet-20 against "
             "float64 (per weight tensor, relative Euclidean norm):",
             markdown_table(["path", "median", "max"], gradient_rows),
@@ -213,7 +217,9 @@ def main():
             "and initial weights per seed; the loss is the mean over the run):",
             markdown_table(header, training_rows),
             *points,
-            "Training step time (ms, median, the two paths interleaved):",
+            "Training step time (ms, median, the two paths interleaved; keras / fused: the "
+            "median of the per-round ratios, spread in brackets; load average (before, after) "
+            f"of each comparison: {loads}):",
             markdown_table(["model", "fused", "keras", "keras / fused"], time_rows),
         ]
     )

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/crossover.py [--write] [--quick] [--batch 4] [--sizes 8 16]
        [--widths 32 64 128 256 512 1024] [--group-size 16] [--coarsest-size 32]
-       [--backends tensorflow tflite jax torch]
+       [--backends tensorflow tflite jax torch] [--rounds 15]
 
 One MGICBlock (residual per-level block, group size 16, coarsest size 32) against the dense
 ResNet basic block of the same width (the pair of ``block_scaling.py``), each as a
@@ -10,11 +10,12 @@ ResNet basic block of the same width (the pair of ``block_scaling.py``), each as
 TensorFlow (``jit_compile=False``), JAX and PyTorch backends (Keras's default compilation)
 the median time of ``train_on_batch`` (forward, backward, update) and of
 ``predict_on_batch``, MGIC and dense alternating over rounds after warm-up (JAX compiles
-outside the timings); for TFLite, each model converted with ``keras_mgic.export.to_tflite``
-(float32, batch 1, 2 threads, XNNPACK) and its ``invoke`` timed the same way. The Keras
-backend is fixed per process: one subprocess per backend. Prints the ratio MGIC time / dense
-time per width and size and, per backend and mode, the crossover width: the smallest width
-from which on the ratio stays below 1.
+outside the timings; ``_common.compare``); for TFLite, each model converted with
+``keras_mgic.export.to_tflite`` (float32, batch 1, 2 threads, XNNPACK) and its ``invoke``
+timed the same way. The Keras backend is fixed per process: one subprocess per backend.
+Prints the ratio MGIC time / dense time per width and size (the median of the per-round
+ratios, with their spread) and, per backend and mode, the crossover width: the smallest
+width from which on the ratio stays below 1.
 """
 
 import argparse
@@ -34,9 +35,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     REPO,
-    command,
     environment,
-    interleaved_ms,
     markdown_table,
     section_name,
     section_title,
@@ -87,8 +86,8 @@ def format_crossover(ratios):
     return f"none up to {max(ratios)}" if width is None else str(width)
 
 
-def format_ratio(ratio):
-    return "—" if ratio is None else f"{ratio:.2f}"
+def format_ratio(comparison):
+    return "—" if comparison is None else comparison.describe("mgic")
 
 
 def _rows(results, backend, size):
@@ -96,20 +95,34 @@ def _rows(results, backend, size):
     return [row for row in payload.get("rows", []) if row["size"] == size]
 
 
-def ratios(results, size, widths):
-    """``{column label: {width: MGIC / dense or None}}`` for one spatial size.
+def comparisons(results, size, widths):
+    """``{column label: {width: Comparison of MGIC against dense, or None}}`` for one size.
 
     ``results`` maps a worker backend to its payload: ``{"rows": [{"size", "width",
-    "params": {"mgic", "dense"}, "ms": {mode: {"mgic", "dense"}}}]}`` (or no rows).
+    "params": {"mgic", "dense"}, "ms": {mode: {"mgic", "dense"}}, "load"}]}`` (or no rows),
+    with the ms of each round in ``ms`` and the load average before and after in ``load``.
     """
     table = {}
     for label, backend, mode in COLUMNS:
-        by_width = {row["width"]: row["ms"].get(mode) for row in _rows(results, backend, size)}
-        table[label] = {
-            w: by_width[w]["mgic"] / by_width[w]["dense"] if by_width.get(w) else None
-            for w in widths
-        }
+        rows = {row["width"]: row for row in _rows(results, backend, size)}
+        table[label] = {w: _comparison(rows.get(w), mode) for w in widths}
     return table
+
+
+def _comparison(row, mode):
+    """MGIC against dense in one mode of one worker row; None where it was not measured."""
+    if row is None or mode not in row["ms"]:
+        return None
+    return bench.Comparison("dense", row["ms"][mode], *row["load"])
+
+
+def ratios(results, size, widths):
+    """``{column label: {width: MGIC / dense or None}}``: the medians of the per-round
+    ratios (``comparisons``)."""
+    return {
+        label: {w: None if c is None else c.ratio("mgic") for w, c in column.items()}
+        for label, column in comparisons(results, size, widths).items()
+    }
 
 
 def params(results, size):
@@ -123,7 +136,7 @@ def params(results, size):
 
 def ratio_table(results, size, widths):
     """The markdown table of one size: a row per width, a ratio column per backend/mode."""
-    columns, counts = ratios(results, size, widths), params(results, size)
+    columns, counts = comparisons(results, size, widths), params(results, size)
     rows = []
     for w in widths:
         dense, mgic = counts.get(w, (None, None))
@@ -159,12 +172,13 @@ def _repeat(fn, target_s):
 
 
 def time_interleaved(fns, rounds, target_s):
-    """Median ms of each ``fns[key]()``, the functions alternating over ``rounds`` rounds
-    of about ``target_s`` each (two warm-up calls each first: tracing, JAX compilation)."""
+    """A ``Comparison`` of ``fns`` (against the first), the functions alternating over
+    ``rounds`` rounds of about ``target_s`` each (two warm-up calls each first: tracing, JAX
+    compilation)."""
     for fn in fns.values():
         fn(), fn()
     repeats = {key: _repeat(fn, target_s) for key, fn in fns.items()}
-    return interleaved_ms(fns, rounds, repeats, warmup=0)
+    return bench.compare(fns, next(iter(fns)), rounds, repeats, warmup=0)
 
 
 def _models(args, size, width):
@@ -221,7 +235,7 @@ def _tflite_fns(compiled, size, width, tmp):
 
 
 def _nest(times):
-    """``{"train/mgic": ms, ...}`` -> ``{"train": {"mgic": ms}, ...}``."""
+    """``{"train/mgic": ms, ...}`` -> ``{"train": {"mgic": ms}, ...}`` (ms: one per round)."""
     nested = {}
     for key, ms in times.items():
         mode, model = key.split("/")
@@ -230,33 +244,38 @@ def _nest(times):
 
 
 def _progress(backend, size, width, ms, seconds):
-    parts = [
-        f"{mode} MGIC {t['mgic']:.3g} / dense {t['dense']:.3g} ms = {t['mgic'] / t['dense']:.2f}"
-        for mode, t in ms.items()
-    ]
+    parts = []
+    for mode, times in ms.items():
+        c = bench.Comparison("dense", times)
+        parts.append(
+            f"{mode} MGIC {c.median_ms('mgic'):.3g} / dense {c.median_ms('dense'):.3g} ms"
+            f" = {c.describe('mgic')}"
+        )
     line = f"[{backend}] {size}x{size} width {width}: " + "; ".join(parts)
     print(f"{line} ({seconds:.0f} s)", flush=True)
 
 
 def measure(args, backend, size, width, tmp):
-    """One row of the worker's payload: params and the median ms of every mode."""
+    """One row of the worker's payload: params, the ms of every mode per round, the load."""
     import keras
 
     start = time.perf_counter()
     compiled = _models(args, size, width)
-    rounds, target_s = (2, 0.1) if args.quick else (5, 0.3)
+    rounds, target_s = (2, 0.1) if args.quick else (args.rounds, 0.3)
     fns = {}
     if backend != "tensorflow" or "tensorflow" in args.backends:
         fns.update(_keras_fns(compiled, args.batch, size, width))
     if backend == "tensorflow" and "tflite" in args.backends:
         fns.update(_tflite_fns(compiled, size, width, tmp))
-    ms = _nest(time_interleaved(fns, rounds, target_s))
+    comparison = time_interleaved(fns, rounds, target_s)
+    ms = _nest(comparison.ms)
     _progress(backend, size, width, ms, time.perf_counter() - start)
     row = {
         "size": size,
         "width": width,
         "params": {key: model.count_params() for key, model in compiled.items()},
         "ms": ms,
+        "load": [comparison.load_before, comparison.load_after],
     }
     keras.backend.clear_session()
     return row
@@ -326,7 +345,8 @@ def _worker_command(args, backend):
     command = [sys.executable, str(SCRIPT), "--worker", backend, "--batch", str(args.batch)]
     command += ["--sizes", *map(str, args.sizes), "--widths", *map(str, args.widths)]
     command += ["--group-size", str(args.group_size), "--coarsest-size", str(args.coarsest_size)]
-    command += ["--backends", *args.backends] + (["--quick"] if args.quick else [])
+    command += ["--backends", *args.backends, "--rounds", str(args.rounds)]
+    command += ["--quick"] if args.quick else []
     return command
 
 
@@ -393,18 +413,27 @@ def report(args, results):
 def _write(args, env_lines, tables, results):
     section = section_name("crossover")
     plot(results, args.sizes, args.widths, REPO / "docs" / f"{section}.png")
-    rounds = 2 if args.quick else 5
+    rounds = 2 if args.quick else args.rounds
+    before, after = run_load(results)
+    env = "\n".join(env_lines)
     text = (
         f"## {section_title('One block, MGIC / dense time against width, per backend')}\n\n"
-        f"`{command()}` (batch {args.batch}; "
-        f"MGICBlock group size {args.group_size}, coarsest size {args.coarsest_size}, vs "
-        "ResidualBlock(width); `train_on_batch` and `predict_on_batch` of Input -> block, SGD "
-        f"+ mse; TFLite float32 batch 1, {TFLITE_THREADS} threads; median over {rounds} "
-        "alternating rounds after warm-up).\n"
-        + "\n".join(env_lines)
-        + f"\n\n{tables}\n\n![crossover](docs/{section}.png)"
+        f"{bench.header(env=env)}\n"
+        f"{rounds} interleaved rounds after warm-up per width and backend; ratios are the "
+        "median of the per-round ratios (spread in brackets); load average "
+        f"{before} before the first width, {after} after the last.\n\n"
+        f"Batch {args.batch}; MGICBlock group size {args.group_size}, coarsest size "
+        f"{args.coarsest_size}, vs ResidualBlock(width); `train_on_batch` and "
+        "`predict_on_batch` of Input -> block, SGD + mse; TFLite float32 batch 1, "
+        f"{TFLITE_THREADS} threads.\n\n{tables}\n\n![crossover](docs/{section}.png)"
     )
     write_section(section, text)
+
+
+def run_load(results):
+    """The load average before the workers' first measurement and after their last."""
+    rows = [row for payload in results.values() for row in payload.get("rows", [])]
+    return (rows[0]["load"][0], rows[-1]["load"][1]) if rows else (None, None)
 
 
 def parse_args(argv):
@@ -415,6 +444,7 @@ def parse_args(argv):
     parser.add_argument("--group-size", type=int, default=16)
     parser.add_argument("--coarsest-size", type=int, default=32)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--worker", choices=tuple(MODULES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:

@@ -1,7 +1,8 @@
 """Hybrid MGIC: a sweep of ``mgic_min_width`` (narrow blocks stay dense) vs the dense twin.
 
 Usage: python benchmarks/hybrid.py [--write] [--quick]
-       [--models resnet50 mobilenet_v3_large] [--size 224] [--batch 8]
+       [--models resnet50 mobilenet_v3_large] [--size 224] [--batch 8] [--rounds 15]
+       [--repeat 3]
 
 For ResNet-50 (thresholds None = all MGIC, 512, 1024, 2048; block output widths 256 to
 2048) and MobileNetV3-Large (thresholds None, 80, 112, 160; block output widths 16 to 160;
@@ -11,7 +12,8 @@ the builders' current default is counted in ``mobilenet_v3_layouts.py``), every
 hybrid and the dense model (1000 classes, random weights) are built side by side in one
 process: parameters, MACs, the median TensorFlow ``predict_on_batch`` time at batch 8 and the
 float32 TFLite (XNNPACK) latency at batch 1 with 2 threads (each model converted once), the
-models alternating over rounds, and the ratios to the dense model. Per model the best
+models alternating over rounds (``_common.compare``), and the ratios to the dense model (the
+time ratios: medians of the per-round ratios, with their spread). Per model the best
 threshold is the row with the lowest max(TF ratio, TFLite ratio) among the rows with fewer
 parameters and MACs than the dense model (target: both ratios at most 0.8).
 """
@@ -26,19 +28,18 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
-    interleaved_ms,
     markdown_table,
     section_name,
     tflite_runtime,
     write_section,
 )
-from tflite_latency import _time as time_tflite  # noqa: E402
+from tflite_latency import _invoker as tflite_invoker  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
 
 THREADS = 2
 TARGET = 0.8
-RATIO_KEYS = ("params", "macs", "tf", "tflite")
+COUNT_KEYS = ("params", "macs")
 #: MobileNetV3's layouts, pinned (the builders' default changed after this sweep was run):
 #: the paper's stated s_g = s_c = 64 under the reference rule, the package's former default.
 FORMER_DEFAULT = {
@@ -87,10 +88,19 @@ def variants(family):
             yield layout, threshold, spec["mgic"], {**kwargs, "mgic_min_width": threshold}
 
 
-def add_ratios(rows):
-    """The rows with ``{key}_ratio`` to the first row (the dense model) for every ratio key."""
-    dense = rows[0]
-    return [{**row, **{f"{k}_ratio": row[k] / dense[k] for k in RATIO_KEYS}} for row in rows]
+def add_ratios(rows, comparisons):
+    """The rows (row ``i`` is key ``i`` of each ``comparisons[mode]``, the dense row first) with
+    each mode's median ms and ``{key}_ratio`` to the dense row: counts divided, times the
+    median of the per-round ratios (``{mode}_text`` adds their spread)."""
+    dense, result = rows[0], []
+    for index, row in enumerate(rows):
+        row = {**row, **{f"{k}_ratio": row[k] / dense[k] for k in COUNT_KEYS}}
+        for mode, comparison in comparisons.items():
+            row[mode] = comparison.median_ms(index)
+            row[f"{mode}_ratio"] = comparison.ratio(index)
+            row[f"{mode}_text"] = comparison.describe(index)
+        result.append(row)
+    return result
 
 
 def best_row(rows):
@@ -118,21 +128,22 @@ def _build(name, kwargs, size, batch, path):
 
 
 def measure(family, size, batch, rounds, repeat):
-    """The rows of one family (dense first), with times and ratios."""
-    infers, rows, files = {}, {}, {}
+    """The rows of one family (dense first), with times and ratios, and the comparisons."""
+    infers, invokers, rows = {}, {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for index, (layout, threshold, name, kwargs) in enumerate(variants(family)):
-            files[index] = pathlib.Path(tmp) / f"{index}.tflite"
-            infers[index], row = _build(name, kwargs, size, batch, files[index])
-            rows[index] = {"layout": layout, "threshold": threshold, **row}
+            path = pathlib.Path(tmp) / f"{index}.tflite"
+            infers[index], row = _build(name, kwargs, size, batch, path)
+            invokers[index] = tflite_invoker(path, THREADS, size)
+            rows.append({"layout": layout, "threshold": threshold, **row})
             print(f"built and converted {name} {layout} mgic_min_width={threshold}", flush=True)
-        tf_ms = interleaved_ms(infers, rounds, repeat)
-        tflite_ms = time_tflite(files, THREADS, size, rounds)
-    del infers
+        comparisons = {
+            "tf": bench.compare(infers, 0, rounds, repeat),
+            "tflite": bench.compare(invokers, 0, rounds, repeat=10, warmup=3),
+        }
+    del infers, invokers
     keras.backend.clear_session()
-    for index, row in rows.items():
-        row.update(tf=tf_ms[index], tflite=tflite_ms[index])
-    return add_ratios(list(rows.values()))
+    return add_ratios(rows, comparisons), comparisons
 
 
 def _threshold(row):
@@ -156,7 +167,9 @@ def table(rows):
             _count(row["macs"]),
             f"{row['tf']:.1f}",
             f"{row['tflite']:.1f}",
-            *(f"{row[f'{k}_ratio']:.2f}" for k in RATIO_KEYS),
+            *(f"{row[f'{k}_ratio']:.2f}" for k in COUNT_KEYS),
+            row["tf_text"],
+            row["tflite_text"],
         )
         for row in rows
     ]
@@ -171,7 +184,7 @@ def best_line(family, rows):
     met = "met" if meets_target(row) else "**not met**"
     return (
         f"- {label}: best mgic_min_width = {_threshold(row)} (coarsening {row['layout']}): "
-        f"TF {row['tf_ratio']:.2f}, TFLite {row['tflite_ratio']:.2f}, params "
+        f"TF {row['tf_text']}, TFLite {row['tflite_text']}, params "
         f"{row['params_ratio']:.2f}, MACs {row['macs_ratio']:.2f} of the dense model; "
         f"target {met}."
     )
@@ -182,33 +195,35 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", choices=sorted(FAMILIES), default=list(FAMILIES))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     runtime = tflite_runtime()
     env = bench.announce(f"runtime: {runtime}")
-    rounds, repeat = (1, 1) if args.quick else (3, 3)
+    rounds, repeat = (1, 1) if args.quick else (args.rounds, args.repeat)
     for family in args.models:
-        rows = measure(family, args.size, args.batch, rounds, repeat)
+        rows, comparisons = measure(family, args.size, args.batch, rounds, repeat)
         print(table(rows), best_line(family, rows), TARGETS, sep="\n\n", flush=True)
         if args.write:
             write_section(
                 section_name(f"hybrid_{family}"),
-                _section(args, family, rows, env, runtime, rounds, repeat),
+                _section(args, family, rows, env, runtime, comparisons, repeat),
             )
 
 
-def _section(args, family, rows, env, runtime, rounds, repeat):
+def _section(args, family, rows, env, runtime, comparisons, repeat):
     """The BENCHMARKS.md section of one family (each family has its own, so that
     ``--models`` reruns one without touching the other)."""
     label = FAMILIES[family]["label"]
     title = bench.section_title(f"Hybrid MGIC-{label}: mgic_min_width keeps narrow blocks dense")
+    loads = {mode: (c.load_before, c.load_after) for mode, c in comparisons.items()}
     return (
-        f"## {title}\n\n"
-        f"`{bench.command()}` ({args.size}x{args.size}x3, "
-        f"1000 classes, random weights; blocks whose output is narrower than "
-        f"mgic_min_width stay dense. TF: `predict_on_batch` at batch {args.batch}, median "
-        f"over {rounds} alternating rounds of the median of {repeat} calls, after warm-up; "
-        f"TFLite: float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, "
-        f"median over {rounds} alternating rounds of the median of 10 invokes).\n{env}\n\n"
+        f"## {title}\n\n{bench.header(comparisons['tflite'], env=env)}\n\n"
+        f"{args.size}x{args.size}x3, 1000 classes, random weights; blocks whose output is "
+        "narrower than mgic_min_width stay dense. TF: `predict_on_batch` at batch "
+        f"{args.batch}, per round the median of {repeat} calls; TFLite: float32, batch 1, "
+        f"{THREADS} threads, {runtime} interpreter with XNNPACK, per round the median of 10 "
+        f"invokes. Load average (before, after) of each comparison: {loads}.\n\n"
         f"{table(rows)}\n\nBest threshold (lowest max(TF ratio, TFLite ratio) among the rows "
         f"with fewer parameters and MACs than the dense model):\n\n{best_line(family, rows)}"
         f"\n\n{TARGETS}"

@@ -1,7 +1,7 @@
 """The paper's Table 6 (point-cloud classification, ModelNet-10, 1,024 points, k = 10)
 rebuilt with keras_mgic: parameters and MACs of DGCNN, DiffGCN and MGIC-DiffGCN.
 
-Usage: python benchmarks/paper_table6.py [--write] [--time] [--batch 8]
+Usage: python benchmarks/paper_table6.py [--write] [--time] [--batch 8] [--rounds 15]
 
 Builds the three classifiers of ``keras_mgic.models.point_cloud`` at 1,024 points with the
 builders' defaults, counts trainable parameters and multiply-adds
@@ -12,7 +12,8 @@ and MGIC-DiffGCN rows (DiffGCN's terms and convolutions per stage; MGIC's s_g an
 MACs of the k-NN graphs' distance products (``points^2 * channels`` per graph), which
 neither the paper's DGCNN row nor ``count_flops`` counts, are listed apart. ``--time`` adds
 the wall-clock time of a training step and of inference (batch ``--batch``), measured side
-by side. ``--write`` replaces the ``paper_table6`` section of BENCHMARKS.md.
+by side (``_common.compare``; the ratios to DiffGCN are medians of the per-round ratios, with
+their spread). ``--write`` replaces the ``paper_table6`` section of BENCHMARKS.md.
 """
 
 import argparse
@@ -24,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
-from _common import interleaved_ms, markdown_table, write_section  # noqa: E402
+from _common import markdown_table, write_section  # noqa: E402
 
 from keras_mgic import models, profiling  # noqa: E402
 from keras_mgic.layers import KNNGraph  # noqa: E402
@@ -196,7 +197,8 @@ add up to about twice the stage's width), so MGIC-DiffGCN's lower MACs do not ma
 
 
 def _time(rows, batch, rounds):
-    """Median ms of a training step and of inference per row, measured side by side."""
+    """A training step and inference per row, side by side: a ``Comparison`` of the keys
+    ``(label, "train" or "infer")`` against the first row's training step."""
     fns, rng = {}, np.random.default_rng(0)
     x = rng.normal(size=(batch, POINTS, 3)).astype("float32")
     y = rng.integers(0, 10, size=(batch,))
@@ -208,19 +210,19 @@ def _time(rows, batch, rounds):
         )
         fns[row.label, "train"] = lambda m=model: m.train_on_batch(x, y)
         fns[row.label, "infer"] = lambda m=model: m.predict_on_batch(x)
-    return interleaved_ms(fns, rounds, repeat=2, warmup=1)
+    return bench.compare(fns, next(iter(fns)), rounds, repeat=2, warmup=1)
 
 
-def time_table(rows, batch, rounds):
-    ms = _time(rows, batch, rounds)
+def time_table(rows, comparison):
+    """Median ms per row and mode, and the ratios to DiffGCN (the second row): medians of
+    the per-round ratios, with their spread."""
     base = rows[1].label  # DiffGCN
+    modes = ("train", "infer")
     cells = [
         (
             row.label,
-            f"{ms[row.label, 'train']:.0f}",
-            f"{ms[row.label, 'infer']:.0f}",
-            f"{ms[row.label, 'train'] / ms[base, 'train']:.2f}",
-            f"{ms[row.label, 'infer'] / ms[base, 'infer']:.2f}",
+            *(f"{comparison.median_ms((row.label, m)):.0f}" for m in modes),
+            *(comparison.against((base, m)).describe((row.label, m)) for m in modes),
         )
         for row in rows
     ]
@@ -233,36 +235,34 @@ def main(argv=None):
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     parser.add_argument("--time", action="store_true", help="also time the three models")
     parser.add_argument("--batch", type=int, default=8, help="batch of the timing")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds")
     args = parser.parse_args(argv)
     env = bench.announce()
     table = markdown_table(HEADER, [_cells(row, measure(row)) for row in ROWS])
     print(table)
     readings = markdown_table(HEADER[:-2], [_cells(row, measure(row))[:-2] for row in READINGS])
     print(readings)
+    comparison = _time(ROWS, args.batch, args.rounds) if args.time else None
     text = [
         "## Paper Table 6: point-cloud classifiers (ModelNet-10, 1,024 points, k = 10)\n",
-        f"`python benchmarks/paper_table6.py {' '.join(sys.argv[1:])}`. Parameters are "
-        "trainable parameters; MACs are the multiply-adds of one cloud of 1,024 points "
+        f"{bench.header(comparison, env=env)}\n",
+        "Parameters are trainable parameters; MACs are the multiply-adds of one cloud of "
+        "1,024 points "
         "(`keras_mgic.profiling.count_flops`: EdgeConv, DiffGCN and the MGIC transfers once "
         "per point, Dense layers; no BatchNorm, bias or activation), which is what the "
         "paper calls FLOPs (`PointPooling` and `PointRestriction`: one MAC per fine point "
         "and channel). Δ is ours over the paper's, minus one.\n",
-        f"{env}\n",
         table + "\n",
         "Other readings of the rows the papers leave open:\n",
         readings + "\n",
         NOTES,
     ]
-    if args.time:
-        load_before = bench.load_average()
-        timing = time_table(ROWS, args.batch, args.rounds)
+    if comparison is not None:
+        timing = time_table(ROWS, comparison)
         print(timing)
         text += [
-            f"Wall-clock, batch {args.batch} of 1,024 points, TensorFlow on this CPU (median "
-            f"over {args.rounds} alternating rounds of the median of 2 calls, after one "
-            f"warm-up call each; load average {load_before} before, "
-            f"{bench.load_average()} after: other jobs shared the machine):\n",
+            f"Wall-clock, batch {args.batch} of 1,024 points, TensorFlow on this CPU (per "
+            "round the median of 2 calls, after one warm-up call each):\n",
             timing + "\n",
         ]
     if args.write:

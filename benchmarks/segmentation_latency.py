@@ -1,6 +1,7 @@
 """TFLite latency of the MGIC LR-ASPP segmenters against their dense twins at 512x1024.
 
 Usage: python benchmarks/segmentation_latency.py [--write] [--quick] [--height 512 --width 1024]
+       [--rounds 15] [--repeat 5]
 
 Builds LR-ASPP-MobileNetV3-Small and -Large (19 classes, random weights) dense and MGIC, the
 MGIC ones at the builders' defaults (s_g = 16, s_c = 32, the reference coarsening rule) and at
@@ -9,9 +10,9 @@ for a fixed 512x1024 input (half of Cityscapes'
 resolution in each direction), converts each to float32 TFLite with
 ``keras_mgic.export.to_tflite``, and times batch-1 inference with the default interpreter
 (LiteRT when installed; XNNPACK delegate) at 1 and 2 threads, the models alternating over
-several rounds (``_common.interleaved_ms``). Prints the median latency, the MGIC / dense ratios
-and the MACs ratios beside them; ``--write`` writes the ``segmentation_latency`` section of
-BENCHMARKS.md.
+several rounds (``_common.compare``). Prints the median latency, the MGIC / dense ratios (the
+medians of the per-round ratios, with their spread) and the MACs ratios beside them;
+``--write`` writes the ``segmentation_latency`` section of BENCHMARKS.md.
 """
 
 import os
@@ -28,7 +29,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     environment,
-    interleaved_ms,
     markdown_table,
     tflite_runtime,
     write_section,
@@ -80,12 +80,12 @@ def _invoker(path, threads, shape):
 
 
 def latency(converted, shape, rounds, repeat):
-    """``{threads: {label: median ms}}``."""
+    """``{threads: Comparison}`` of all models, interleaved, against the first."""
     results = {}
     for threads in (1, 2):
         invokers = {label: _invoker(c[0], threads, shape) for label, c in converted.items()}
-        results[threads] = interleaved_ms(invokers, rounds=rounds, repeat=repeat, warmup=2)
-        print(threads, {k: round(v, 1) for k, v in results[threads].items()}, flush=True)
+        results[threads] = bench.compare(invokers, next(iter(invokers)), rounds, repeat)
+        print(threads, {k: round(results[threads].median_ms(k), 1) for k in invokers}, flush=True)
     return results
 
 
@@ -96,13 +96,13 @@ def table(converted, results):
         twin = twins[label]
         cells = [label, f"{params / 1e6:.3f}M", f"{macs / 1e9:.2f}B"]
         for threads in (1, 2):
-            cells.append(f"{results[threads][label]:.0f}")
+            cells.append(f"{results[threads].median_ms(label):.0f}")
         if twin is None:
             cells += ["–", "–", "–"]
         else:
             cells += [
                 f"{macs / converted[twin][2]:.2f}",
-                *(f"{results[t][label] / results[t][twin]:.2f}" for t in (1, 2)),
+                *(results[t].against(twin).describe(label) for t in (1, 2)),
             ]
         rows.append(cells)
     header = [
@@ -122,25 +122,29 @@ def main(argv=None):
     parser = bench.parser(__doc__, quick="Small models, one round")
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=1024)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     shape = (args.height, args.width, 3)
     env = environment()
     runtime = tflite_runtime()
     print(env, f"runtime: {runtime}", flush=True)
-    rounds, repeat = (1, 2) if args.quick else (3, 5)
+    rounds, repeat = (1, 2) if args.quick else (args.rounds, args.repeat)
     with tempfile.TemporaryDirectory() as folder:
         converted = convert(shape, folder, args.quick)
         results = latency(converted, shape, rounds, repeat)
     text = table(converted, results)
+    loads = [(c.load_before, c.load_after) for c in results.values()]
     print(text)
     if args.write and not args.quick:
         write_section(
             "segmentation_latency",
             "## TFLite latency: MGIC vs dense LR-ASPP segmenters at "
             f"{args.height}x{args.width}\n\n"
-            f"`python benchmarks/segmentation_latency.py --write` (float32, batch 1, 19 "
-            f"classes, random weights, {runtime} interpreter with XNNPACK; median over "
-            f"{rounds} alternating rounds of the median of {repeat} invokes).\n{env}\n\n{text}\n\n"
+            f"{bench.header(results[2], env=env)}\n\n"
+            f"Float32, batch 1, 19 classes, random weights, {runtime} interpreter with XNNPACK; "
+            f"per round the median of {repeat} invokes. Load average (before, after) at 1 and "
+            f"2 threads: {loads}.\n\n{text}\n\n"
             "MGIC (default): s_g = 16, s_c = 32, the reference coarsening rule (the blocks of "
             "32 channels and more have grouped fine levels); MGIC (s_g = s_c = 64): the "
             "paper's ImageNet setting, which groups none of these blocks (every block only "

@@ -1,12 +1,14 @@
 """Where MGIC-WRN-28-10's TensorFlow time goes: one block per stage, and grouped-conv lowerings.
 
-Usage: python benchmarks/wide_resnet_stages.py [--write] [--quick] [--batch 32]
+Usage: python benchmarks/wide_resnet_stages.py [--write] [--quick] [--batch 32] [--rounds 15]
+       [--repeat 3]
 
 Explains the whole-model ratios of ``benchmarks/wide_resnet.py``. Per stage of WRN-28-10
 (32x32x160, 16x16x320, 8x8x640 at batch 32) it times one ``MGICBlock`` of pre-activation
 blocks (group size 16, coarsest size 32) against one dense ``PreActResidualBlock``: inference
 (``training=False``) and forward + backward (input and weight gradients), each in a
-``tf.function``, alternating over rounds. The stages of a Wide ResNet cost the same dense
+``tf.function``, alternating over rounds (``_common.compare``; each ratio is the median of
+the per-round ratios, with their spread). The stages of a Wide ResNet cost the same dense
 MACs, so the mean of the three ratios is what a whole-MGIC network can reach.
 
 Then, for the grouped 3x3 convolutions of those levels (16 channels per group), it times
@@ -18,6 +20,7 @@ convolution of the same width; forward times are per convolution over a chain of
 """
 
 import pathlib
+import statistics
 import sys
 
 import keras
@@ -27,7 +30,6 @@ import tensorflow as tf
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
-    interleaved_ms,
     markdown_table,
     section_name,
     write_section,
@@ -39,6 +41,7 @@ from keras_mgic.layers import MGICBlock, PreActResidualBlock  # noqa: E402
 STAGES = [(32, 160), (16, 320), (8, 640)]  # (image size, width) of WRN-28-10's stages
 LOWERING_CASES = [(32, 160), (32, 80), (16, 320), (16, 160), (8, 640), (8, 320)]
 GROUP_SIZE, COARSEST_SIZE, CHAIN = 16, 32, 5
+MODES = ("infer", "train")
 TITLE = "Wide ResNet stages: where MGIC-WRN-28-10's TensorFlow time goes"
 
 
@@ -60,6 +63,8 @@ def _model_fns(model, x):
 
 
 def stage_rows(batch, rounds, repeat):
+    """``(stage, MGIC level widths, Comparison)`` per stage; the comparison's keys are
+    ``(model, mode)``, its baseline the dense block's inference."""
     rows = []
     for size, width in STAGES:
         x = _random((batch, size, size, width))
@@ -71,12 +76,28 @@ def stage_rows(batch, rounds, repeat):
         for key, block in blocks.items():
             inputs = keras.Input((size, size, width))
             fns[key, "infer"], fns[key, "train"] = _model_fns(keras.Model(inputs, block(inputs)), x)
-        ms = interleaved_ms(fns, rounds, repeat)
-        infer = ms["mgic", "infer"] / ms["dense", "infer"]
-        train = ms["mgic", "train"] / ms["dense", "train"]
-        rows.append((f"{size}x{size}x{width}", blocks["mgic"].widths, infer, train))
-        print(rows[-1], flush=True)
+        comparison = bench.compare(fns, ("dense", "infer"), rounds, repeat)
+        rows.append((f"{size}x{size}x{width}", blocks["mgic"].widths, comparison))
+        print(rows[-1][:2], *(_ratios(comparison, m).describe(("mgic", m)) for m in MODES))
     return rows
+
+
+def _ratios(comparison, mode):
+    """The stage's comparison against the dense block in ``mode``."""
+    return comparison.against(("dense", mode))
+
+
+def stage_table(rows):
+    """MGIC / dense per stage and mode (median of the per-round ratios, with the spread), and
+    the mean of the medians over the stages."""
+    cells = [
+        (stage, widths, *(_ratios(c, m).describe(("mgic", m)) for m in MODES))
+        for stage, widths, c in rows
+    ]
+    means = [statistics.mean(_ratios(c, m).ratio(("mgic", m)) for *_, c in rows) for m in MODES]
+    cells.append(("mean (equal dense cost per stage)", "", *(f"{x:.2f}" for x in means)))
+    header = ["stage (HxWxC)", "MGIC level widths", "inference MGIC / dense", "train MGIC / dense"]
+    return markdown_table(header, cells)
 
 
 def native(x, w):
@@ -148,9 +169,10 @@ def lowering_rows(batch, rounds, repeat):
             fns[name, "forward"], fns[name, "train"] = _conv_fns(conv, x, grouped)
         dense = _random((3, 3, width, width), 0.01, seed=2)
         fns["dense", "forward"], fns["dense", "train"] = _conv_fns(native, x, dense)
-        ms = interleaved_ms(fns, rounds, repeat)
-        forward = [f"{ms[name, 'forward'] / CHAIN:.1f}" for name in (*LOWERINGS, "dense")]
-        train = [f"{ms[name, 'train']:.1f}" for name in (*LOWERINGS, "dense")]
+        comparison = bench.compare(fns, ("dense", "forward"), rounds, repeat)
+        names = (*LOWERINGS, "dense")
+        forward = [f"{comparison.median_ms((name, 'forward')) / CHAIN:.1f}" for name in names]
+        train = [f"{comparison.median_ms((name, 'train')):.1f}" for name in names]
         rows.append((f"{size}x{size}x{width}", width // GROUP_SIZE, *forward, *train))
         print(rows[-1], flush=True)
     return rows
@@ -159,31 +181,29 @@ def lowering_rows(batch, rounds, repeat):
 def main(argv=None):
     parser = bench.parser(__doc__, quick="fewer rounds and repeats")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     env = bench.announce()
-    rounds, repeat = (1, 2) if args.quick else (3, 3)
+    rounds, repeat = (1, 2) if args.quick else (args.rounds, args.repeat)
     stages = stage_rows(args.batch, rounds, repeat)
-    mean = [sum(row[k] for row in stages) / len(stages) for k in (2, 3)]
-    stage_table = markdown_table(
-        ["stage (HxWxC)", "MGIC level widths", "inference MGIC / dense", "train MGIC / dense"],
-        [(s, w, f"{i:.2f}", f"{t:.2f}") for s, w, i, t in stages]
-        + [("mean (equal dense cost per stage)", "", f"{mean[0]:.2f}", f"{mean[1]:.2f}")],
-    )
+    loads = [(c.load_before, c.load_after) for *_, c in stages]
+    stages_text = stage_table(stages)
     names = (*LOWERINGS, "dense")
     lowering_table = markdown_table(
         ["input", "groups", *(f"{n} fwd ms" for n in names), *(f"{n} train ms" for n in names)],
         lowering_rows(args.batch, rounds, repeat),
     )
-    print(stage_table, "\n\n" + lowering_table)
+    print(stages_text, "\n\n" + lowering_table)
     if args.write:
         body = (
-            f"## {bench.section_title(TITLE)}\n\n"
-            f"`{bench.command()}` (batch "
-            f"{args.batch}; median over {rounds} alternating rounds of the median of {repeat} "
-            f"calls, after warm-up; group size {GROUP_SIZE}, coarsest size {COARSEST_SIZE}).\n"
-            f"{env}\n\n{stage_table}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} channels per "
-            "group) by lowering, and the dense 3x3 convolution of the same width (forward: "
-            f"per convolution, over a chain of {CHAIN}; train: input and weight gradients):"
+            f"## {bench.section_title(TITLE)}\n\n{bench.header(stages[-1][2], env=env)}\n\n"
+            f"Batch {args.batch}; per round the median of {repeat} calls; group size "
+            f"{GROUP_SIZE}, coarsest size {COARSEST_SIZE}. Load average (before, after) of each "
+            f"stage: {loads}.\n\n{stages_text}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} "
+            "channels per group) by lowering, and the dense 3x3 convolution of the same width "
+            f"(forward: per convolution, over a chain of {CHAIN}; train: input and weight "
+            "gradients):"
             f"\n\n{lowering_table}"
         )
         write_section(section_name("wide_resnet_stages"), body)

@@ -37,14 +37,19 @@ def test_format_crossover(script):
 
 
 def _results(train, infer, tflite=None):
-    """A fake TensorFlow worker payload for size 8: MGIC = ratio ms, dense = 1 ms."""
+    """A fake TensorFlow worker payload for size 8, one round: MGIC = ratio ms (infer: twice
+    the ratio), dense = 1 ms (infer: 2 ms)."""
     rows = []
     for i, width in enumerate(WIDTHS):
-        ms = {"train": {"mgic": train[i], "dense": 1.0}, "infer": {"mgic": infer[i], "dense": 2.0}}
+        ms = {
+            "train": {"mgic": [train[i]], "dense": [1.0]},
+            "infer": {"mgic": [infer[i]], "dense": [2.0]},
+        }
         if tflite:
-            ms["tflite"] = {"mgic": tflite[i], "dense": 1.0}
+            ms["tflite"] = {"mgic": [tflite[i]], "dense": [1.0]}
         params = {"mgic": 1000 * width, "dense": 2000 * width}
-        rows.append({"size": 8, "width": width, "params": params, "ms": ms})
+        row = {"size": 8, "width": width, "params": params, "ms": ms, "load": [0.5 + i, 1.0 + i]}
+        rows.append(row)
     return {"tensorflow": {"rows": rows}, "jax": {"skipped": "not installed"}}
 
 
@@ -63,8 +68,30 @@ def test_ratio_table_shows_formatted_ratios_and_params(script):
     lines = text.splitlines()
     assert lines[0].startswith("| width | dense params | MGIC params | TF train | TF inference")
     assert len(lines) == 2 + len(WIDTHS)
-    assert lines[3] == "| 64 | 128,000 | 64,000 | 1.23 | 1.00 | 0.80 | — | — | — | — |"
-    assert "| 256 | 512,000 | 256,000 | 0.25 | 0.25 | 0.60 |" in text
+    one = "(1.23-1.23, 1 round) | 1.00 (1.00-1.00, 1 round) | 0.80 (0.80-0.80, 1 round)"
+    assert lines[3] == f"| 64 | 128,000 | 64,000 | 1.23 {one} | — | — | — | — |"
+    assert "| 256 | 512,000 | 256,000 | 0.25 (0.25-0.25, 1 round) | 0.25 (" in text
+
+
+def test_ratios_are_medians_of_per_round_ratios(script):
+    results = _results([1.0] * 4, [1.0] * 4)
+    # width 32, train: per round 0.5, 0.8, 0.6 -> 0.6 (the ratio of the medians: 0.5)
+    results["tensorflow"]["rows"][0]["ms"]["train"] = {
+        "mgic": [5.0, 16.0, 6.0],
+        "dense": [10.0, 20.0, 10.0],
+    }
+    assert script["ratios"](results, 8, WIDTHS)["TF train"][32] == pytest.approx(0.6)
+    comparison = script["comparisons"](results, 8, WIDTHS)["TF train"][32]
+    assert comparison.describe("mgic") == "0.60 (0.50-0.80, 3 rounds)"
+    assert (comparison.load_before, comparison.load_after) == (0.5, 1.0)
+    assert "| 32 | 64,000 | 32,000 | 0.60 (0.50-0.80, 3 rounds) |" in script["ratio_table"](
+        results, 8, WIDTHS
+    )
+
+
+def test_run_load_spans_the_first_and_last_measurement(script):
+    assert script["run_load"](_results([1.0] * 4, [1.0] * 4)) == (0.5, 4.0)
+    assert script["run_load"]({"jax": {"skipped": "not installed"}}) == (None, None)
 
 
 def test_crossover_table(script):

@@ -59,6 +59,15 @@ def test_compare_takes_the_median_of_per_round_ratios(harness):
     assert (result.load_before, result.load_after) == (0.5, 1.5)
 
 
+def test_against_takes_the_per_round_ratios_to_another_baseline(harness):
+    ms = {("dense", "infer"): [2.0, 4.0, 2.0], ("mgic", "infer"): [1.0, 3.0, 1.6]}
+    comparison = harness["Comparison"](("dense", "train"), {("dense", "train"): [1.0] * 3, **ms})
+    infer = comparison.against(("dense", "infer"))
+    assert infer.ratios[("mgic", "infer")] == pytest.approx([0.5, 0.75, 0.8])
+    assert infer.describe(("mgic", "infer")) == "0.75 (0.50-0.80, 3 rounds)"
+    assert comparison.baseline == ("dense", "train")  # unchanged
+
+
 def test_interleaved_warms_up_then_alternates_and_takes_per_round_medians(harness):
     clock = FakeClock()
     order = []

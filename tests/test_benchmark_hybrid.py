@@ -13,29 +13,32 @@ def script():
     return runpy.run_path(str(SCRIPT))
 
 
-def _row(threshold, params, macs, tf, tflite, layout="default"):
-    return {
-        "layout": layout,
-        "threshold": threshold,
-        "params": params,
-        "macs": macs,
-        "tf": tf,
-        "tflite": tflite,
-    }
+def _row(threshold, params, macs, layout="default"):
+    return {"layout": layout, "threshold": threshold, "params": params, "macs": macs}
+
+
+def _comparison(script, per_round):
+    """A comparison of keys 0, 1, ... (row indices, 0 the dense row) from per-round ms."""
+    return script["bench"].Comparison(0, dict(enumerate(per_round)))
 
 
 @pytest.fixture()
 def rows(script):
-    return script["add_ratios"](
-        [
-            _row(None, 100, 1000, 10.0, 4.0, layout="dense"),
-            _row(None, 20, 400, 5.0, 3.6),  # slow in TFLite: max ratio 0.9
-            _row(512, 30, 500, 7.0, 2.8),  # max ratio 0.7, the best
-            _row(1024, 60, 700, 7.5, 2.0),  # max ratio 0.75
-            _row(2048, 110, 800, 1.0, 1.0),  # fastest, but more parameters than dense
-            _row(80, 90, 1000, 2.0, 2.0),  # fast, but as many MACs as dense
-        ]
-    )
+    counts = [
+        _row(None, 100, 1000, layout="dense"),
+        _row(None, 20, 400),  # slow in TFLite: max ratio 0.9
+        _row(512, 30, 500),  # max ratio 0.7, the best
+        _row(1024, 60, 700),  # max ratio 0.75
+        _row(2048, 110, 800),  # fastest, but more parameters than dense
+        _row(80, 90, 1000),  # fast, but as many MACs as dense
+    ]
+    tf = [10.0, 5.0, 7.0, 7.5, 1.0, 2.0]
+    tflite = [4.0, 3.6, 2.8, 2.0, 1.0, 2.0]
+    comparisons = {
+        "tf": _comparison(script, [[t] for t in tf]),
+        "tflite": _comparison(script, [[t] for t in tflite]),
+    }
+    return script["add_ratios"](counts, comparisons)
 
 
 def test_ratios_are_relative_to_the_dense_row(rows):
@@ -44,6 +47,23 @@ def test_ratios_are_relative_to_the_dense_row(rows):
     assert rows[2]["macs_ratio"] == pytest.approx(0.5)
     assert rows[2]["tf_ratio"] == pytest.approx(0.7)
     assert rows[2]["tflite_ratio"] == pytest.approx(0.7)
+    assert rows[2]["tf"] == 7.0 and rows[2]["tflite_text"] == "0.70 (0.70-0.70, 1 round)"
+
+
+def test_time_ratios_are_medians_of_per_round_ratios(script):
+    # per round 0.5, 0.8, 0.6: the median 0.6; the ratio of the medians would be 0.5
+    tf = _comparison(script, [[10.0, 20.0, 10.0], [5.0, 16.0, 6.0]])
+    tflite = _comparison(script, [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    counts = [_row(None, 100, 1000, layout="dense"), _row(None, 50, 500)]
+    rows = script["add_ratios"](counts, {"tf": tf, "tflite": tflite})
+    row = rows[1]
+    assert row["tf"] == 6.0 and row["tf_ratio"] == pytest.approx(0.6)
+    assert row["tf_text"] == "0.60 (0.50-0.80, 3 rounds)"
+    assert (
+        script["table"](rows)
+        .splitlines()[-1]
+        .endswith("| 0.50 | 0.50 | 0.60 (0.50-0.80, 3 rounds) | 1.00 (1.00-1.00, 3 rounds) |")
+    )
 
 
 def test_best_row_minimizes_the_worse_ratio_among_smaller_rows(script, rows):

@@ -1,4 +1,4 @@
-"""The judging and counting logic of benchmarks/point_clouds.py and paper_table6.py (no
+"""The judging, counting and timing tables of benchmarks/point_clouds.py and paper_table6.py (no
 training, no timing)."""
 
 import pathlib
@@ -51,3 +51,26 @@ def test_knn_distance_macs_are_points_squared_times_channels(paper_table6):
     outputs = [KNNGraph(4)(inputs), KNNGraph(4)(features)]
     model = keras.Model(inputs, outputs)
     assert paper_table6["knn_distance_macs"](model) == 40 * 40 * 3 + 40 * 40 * 16
+
+
+def test_time_table_ratios_are_medians_of_per_round_ratios_to_diffgcn(paper_table6):
+    dgcnn, diffgcn, mgic = (row.label for row in paper_table6["ROWS"])
+    ms = {
+        (dgcnn, "train"): [1.0, 1.0, 1.0],
+        (dgcnn, "infer"): [1.0, 1.0, 1.0],
+        (diffgcn, "train"): [10.0, 20.0, 10.0],
+        (diffgcn, "infer"): [4.0, 4.0, 8.0],
+        (mgic, "train"): [15.0, 24.0, 20.0],  # per round 1.5, 1.2, 2.0
+        (mgic, "infer"): [2.0, 3.0, 2.0],  # per round 0.5, 0.75, 0.25
+    }
+    comparison = paper_table6["bench"].Comparison((dgcnn, "train"), ms)
+    lines = paper_table6["time_table"](paper_table6["ROWS"], comparison).splitlines()
+    assert lines[0] == (
+        "| model | train step ms | inference ms | train / DiffGCN | inference / DiffGCN |"
+    )
+    assert lines[3] == (
+        f"| {diffgcn} | 10 | 4 | 1.00 (1.00-1.00, 3 rounds) | 1.00 (1.00-1.00, 3 rounds) |"
+    )
+    assert lines[4] == (
+        f"| {mgic} | 20 | 2 | 1.50 (1.20-2.00, 3 rounds) | 0.50 (0.25-0.75, 3 rounds) |"
+    )
