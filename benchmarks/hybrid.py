@@ -6,9 +6,9 @@ Usage: python benchmarks/hybrid.py [--write] [--quick]
 
 For ResNet-50 (thresholds None = all MGIC, 512, 1024, 2048; block output widths 256 to
 2048) and MobileNetV3-Large (thresholds None, 80, 112, 160; block output widths 16 to 160;
-each with the former default layout (s_g = s_c = 64, the reference rule, grouped
-squeeze-excite), with ``coarsening="literal", coarsest_size=128`` and with ``group_size=32``;
-the builders' current default is counted in ``mobilenet_v3_layouts.py``), every
+each with the builders' default layout (the literal rule, s_g = 16, s_c = 64, dense
+squeeze-excite), the former default (s_g = s_c = 64, the reference rule, grouped
+squeeze-excite), ``coarsening="literal", coarsest_size=128`` and ``group_size=32``), every
 hybrid and the dense model (1000 classes, random weights) are built side by side in one
 process: parameters, MACs, the median TensorFlow ``predict_on_batch`` time at batch 8 and the
 float32 TFLite (XNNPACK) latency at batch 1 with 2 threads (each model converted once), the
@@ -67,6 +67,7 @@ FAMILIES = {
         "mgic": "mgic_mobilenet_v3_large",
         "thresholds": (None, 80, 112, 160),
         "layouts": {
+            "default": {},
             "former default": FORMER_DEFAULT,
             "literal, s_c=128": LITERAL,
             "s_g=32, s_c=64": SMALLER_GROUPS,

@@ -96,10 +96,11 @@ def test_sweep_covers_every_threshold_and_layout(script):
     assert [v[1] for v in resnet] == [None, None, 512, 1024, 2048]
     assert resnet[0][2] == "resnet50" and resnet[1][3] == {"mgic_min_width": None}
     mobilenet = list(script["variants"]("mobilenet_v3_large"))
-    assert len(mobilenet) == 1 + 3 * 4
+    assert len(mobilenet) == 1 + 4 * 4
+    assert mobilenet[1][3] == {"mgic_min_width": None}  # the builders' default layout
     former = {"group_size": 64, "grouped_squeeze_excite": True, "mgic_min_width": 160}
-    assert mobilenet[4][3] == {**former, "coarsening": "reference", "coarsest_size": 64}
-    assert mobilenet[8][3] == {**former, "coarsening": "literal", "coarsest_size": 128}
+    assert mobilenet[8][3] == {**former, "coarsening": "reference", "coarsest_size": 64}
+    assert mobilenet[12][3] == {**former, "coarsening": "literal", "coarsest_size": 128}
     assert mobilenet[-1][3] == {
         **former,
         "coarsening": "reference",
