@@ -217,6 +217,14 @@ def compare(fns, baseline, rounds, repeat, warmup=2, timer=time.perf_counter, lo
     return Comparison(baseline, ms, load_before=before, load_after=load())
 
 
+def load_averages(comparisons):
+    """``"tf 1.07 -> 1.88, tflite 1.88 -> 1.77"``: the load average before and after each
+    of several comparisons (``{label: Comparison}``)."""
+    return ", ".join(
+        f"{label} {c.load_before} -> {c.load_after}" for label, c in comparisons.items()
+    )
+
+
 def header(comparison=None, argv=None, env=None):
     """The lines above a BENCHMARKS.md table: the command, the machine and libraries, and
     (for a timed comparison) the rounds and the load average before and after."""

@@ -134,7 +134,7 @@ def main(argv=None):
         converted = convert(shape, folder, args.quick)
         results = latency(converted, shape, rounds, repeat)
     text = table(converted, results)
-    loads = [(c.load_before, c.load_after) for c in results.values()]
+    loads = bench.load_averages({f"{t} thread(s)": c for t, c in results.items()})
     print(text)
     if args.write and not args.quick:
         write_section(
@@ -143,8 +143,8 @@ def main(argv=None):
             f"{args.height}x{args.width}\n\n"
             f"{bench.header(results[2], env=env)}\n\n"
             f"Float32, batch 1, 19 classes, random weights, {runtime} interpreter with XNNPACK; "
-            f"per round the median of {repeat} invokes. Load average (before, after) at 1 and "
-            f"2 threads: {loads}.\n\n{text}\n\n"
+            f"per round the median of {repeat} invokes. Load average before -> after: "
+            f"{loads}.\n\n{text}\n\n"
             "MGIC (default): s_g = 16, s_c = 32, the reference coarsening rule (the blocks of "
             "32 channels and more have grouped fine levels); MGIC (s_g = s_c = 64): the "
             "paper's ImageNet setting, which groups none of these blocks (every block only "

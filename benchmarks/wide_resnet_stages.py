@@ -187,7 +187,7 @@ def main(argv=None):
     env = bench.announce()
     rounds, repeat = (1, 2) if args.quick else (args.rounds, args.repeat)
     stages = stage_rows(args.batch, rounds, repeat)
-    loads = [(c.load_before, c.load_after) for *_, c in stages]
+    loads = bench.load_averages({stage: c for stage, _, c in stages})
     stages_text = stage_table(stages)
     names = (*LOWERINGS, "dense")
     lowering_table = markdown_table(
@@ -199,7 +199,7 @@ def main(argv=None):
         body = (
             f"## {bench.section_title(TITLE)}\n\n{bench.header(stages[-1][2], env=env)}\n\n"
             f"Batch {args.batch}; per round the median of {repeat} calls; group size "
-            f"{GROUP_SIZE}, coarsest size {COARSEST_SIZE}. Load average (before, after) of each "
+            f"{GROUP_SIZE}, coarsest size {COARSEST_SIZE}. Load average before -> after per "
             f"stage: {loads}.\n\n{stages_text}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} "
             "channels per group) by lowering, and the dense 3x3 convolution of the same width "
             f"(forward: per convolution, over a chain of {CHAIN}; train: input and weight "

@@ -100,6 +100,15 @@ def test_header_names_command_machine_rounds_and_load(harness):
     assert "median of the per-round ratios" in text
 
 
+def test_load_averages_names_each_comparison(harness):
+    ms = {"dense": [1.0], "mgic": [0.5]}
+    comparisons = {
+        "TF": harness["Comparison"]("dense", ms, 1.07, 1.88),
+        "TFLite": harness["Comparison"]("dense", ms, 1.88, 1.77),
+    }
+    assert harness["load_averages"](comparisons) == "TF 1.07 -> 1.88, TFLite 1.88 -> 1.77"
+
+
 def test_parser_has_write_and_quick(harness):
     args = harness["parser"]("Doc line.\nMore.").parse_args(["--write", "--quick"])
     assert args.write and args.quick
