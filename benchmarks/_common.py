@@ -68,11 +68,19 @@ def median_ms(fn, repeat=10, warmup=2, timer=time.perf_counter):
     return 1e3 * statistics.median(times)
 
 
-def parser(doc, quick="fewer rounds and repeats", write="update BENCHMARKS.md"):
-    """The scripts' command line: ``--write`` and ``--quick``; the script adds its own."""
+def parser(
+    doc, quick="fewer rounds and repeats", write="update BENCHMARKS.md", rounds=None, repeat=None
+):
+    """The scripts' command line: ``--write`` and ``--quick``, and for a timed script
+    ``--rounds`` (interleaved rounds, ``compare``) and ``--repeat`` (calls a round) with the
+    defaults given; the script adds its own."""
     result = argparse.ArgumentParser(description=doc.splitlines()[0])
     result.add_argument("--write", action="store_true", help=write)
     result.add_argument("--quick", action="store_true", help=quick)
+    if rounds is not None:
+        result.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds")
+    if repeat is not None:
+        result.add_argument("--repeat", type=int, default=repeat, help="calls a round")
     return result
 
 

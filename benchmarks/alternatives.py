@@ -115,9 +115,7 @@ def build_blocks(width, size):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="widths 16 and 32, 8x8, 2 rounds")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = bench.parser(__doc__, quick="widths 16 and 32, 8x8, 2 rounds", rounds=15, repeat=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=16)
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))

@@ -70,9 +70,7 @@ def _inference(model, x):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="ViT-S only, 3 rounds")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser = bench.parser(__doc__, quick="ViT-S only, 3 rounds", rounds=15, repeat=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=197)
     args = parser.parse_args(argv)

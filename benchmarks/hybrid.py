@@ -192,12 +192,10 @@ def best_line(family, rows):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats", rounds=15, repeat=3)
     parser.add_argument("--models", nargs="+", choices=sorted(FAMILIES), default=list(FAMILIES))
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     runtime = tflite_runtime()
     env = bench.announce(f"runtime: {runtime}")

@@ -96,10 +96,8 @@ def table(infos, comparison):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="2 rounds")
+    parser = bench.parser(__doc__, quick="2 rounds", rounds=15, repeat=3)
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     env = bench.announce()
     rounds = 2 if args.quick else args.rounds

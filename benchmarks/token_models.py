@@ -246,13 +246,13 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="1 seed, 2 epochs, depth 1, 3 speed rounds")
+    parser = bench.parser(
+        __doc__, quick="1 seed, 2 epochs, depth 1, 3 speed rounds", rounds=15, repeat=2
+    )
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--speed-depth", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--json", help="also write the raw results to this JSON file")
     parser.add_argument(
         "--from-json", help="write the figure and section from this file's results (no runs)"

@@ -179,10 +179,8 @@ def lowering_rows(batch, rounds, repeat):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats", rounds=15, repeat=3)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     env = bench.announce()
     rounds, repeat = (1, 2) if args.quick else (args.rounds, args.repeat)

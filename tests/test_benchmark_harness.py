@@ -114,6 +114,14 @@ def test_parser_has_write_and_quick(harness):
     assert args.write and args.quick
 
 
+def test_parser_of_a_timed_script_has_rounds_and_repeat(harness):
+    parser = harness["parser"]("Doc.", rounds=15, repeat=3)
+    args = parser.parse_args([])
+    assert (args.rounds, args.repeat) == (15, 3)
+    assert parser.parse_args(["--rounds", "20", "--repeat", "2"]).rounds == 20
+    assert not hasattr(harness["parser"]("Doc.").parse_args([]), "rounds")
+
+
 def test_load_average_is_a_number_or_none(harness):
     value = harness["load_average"]()
     assert value is None or value >= 0
