@@ -77,7 +77,7 @@ def main(argv=None):
     env = bench.announce()
     widths = {"ViT-S": 384} if args.quick else WIDTHS
     rounds = 3 if args.quick else args.rounds
-    rows, comparisons = [], []
+    rows, comparisons = [], {}
     for label, d in widths.items():
         models = _models(d, args.tokens, CANDIDATES)
         x = tf.random.normal((args.batch, args.tokens, d))
@@ -86,7 +86,7 @@ def main(argv=None):
         for mode, make in (("training step", _train_step), ("inference", _inference)):
             fns = {name: make(model, x) for name, model in models.items()}
             comparison = bench.compare(fns, "dense", rounds=rounds, repeat=args.repeat)
-            comparisons.append(comparison)
+            comparisons[f"{label} {mode}"] = comparison
             for name, model in models.items():
                 if name == "dense":
                     continue
@@ -114,15 +114,15 @@ def main(argv=None):
     ]
     table = bench.markdown_table(header, rows)
     print(table)
-    loads = [(c.load_before, c.load_after) for c in comparisons]
-    print("load average before/after each comparison:", loads)
+    loads = bench.load_averages(comparisons)
+    print("load average before -> after:", loads)
     if args.write:
         text = (
             "## MGICFeedForward vs the dense feed-forward (issue 30)\n\n"
-            f"{bench.header(comparisons[-1], env=env)}\n\n"
+            f"{bench.header(list(comparisons.values())[-1], env=env)}\n\n"
             f"Batch {args.batch}, {args.tokens} tokens, float32, `tf.function`; a training "
             "step is forward, input and weight gradients and an SGD update. Load average "
-            f"(before, after) of each comparison: {loads}.\n\n{table}\n\n"
+            f"before -> after: {loads}.\n\n{table}\n\n"
             "Target: training step at most 0.6x dense at ViT-B with at most 0.25x its "
             "parameters. " + DEFAULTS_NOTE
         )
