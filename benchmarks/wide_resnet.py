@@ -6,10 +6,11 @@ Usage: python benchmarks/wide_resnet.py [--write] [--quick] [--batch 32]
 Both Wide ResNets come from the same builder (MGIC on / off; s_g = 16, s_c = 32) and run in
 one process on the same random CIFAR-shaped batch: the median time of one ``train_on_batch``
 step (SGD, momentum 0.9) and of one ``predict_on_batch`` call (``resnet56.prepare`` and
-``resnet56.time_interleaved``: the models alternate over rounds), and the float32 TFLite
-latency at batch 1 with 2 threads (``keras_mgic.export.to_tflite``, XNNPACK; the models
-alternate over rounds). Prints the parameters and MACs, and the ratios MGIC / dense
-(targets: every time ratio at most 0.5, aim 0.35; parameters ratio at most 0.2).
+``resnet56.compare_interleaved``), and the float32 TFLite latency at batch 1 with 2 threads
+(``keras_mgic.export.to_tflite``, XNNPACK), each timed in interleaved rounds
+(``_common.compare``). Prints the parameters and MACs, and the ratios MGIC / dense, the time
+ratios as medians of the per-round ratios with their spread (targets: every time ratio at
+most 0.5, aim 0.35; parameters ratio at most 0.2).
 """
 
 import functools
@@ -22,15 +23,14 @@ import keras
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
-    command,
     markdown_table,
     section_name,
     section_title,
     tflite_runtime,
     write_section,
 )
-from resnet56 import prepare, time_interleaved  # noqa: E402
-from tflite_latency import _time as time_tflite  # noqa: E402
+from resnet56 import compare_interleaved, prepare  # noqa: E402
+from tflite_latency import _invoker as tflite_invoker  # noqa: E402
 
 from keras_mgic import export, models  # noqa: E402
 
@@ -74,62 +74,76 @@ def convert(names, tmp):
 
 
 def measure(names, batch, rounds, repeat):
-    """TFLite latencies, then the TensorFlow train / inference times, of both models."""
+    """The TFLite comparison (keys ``(model, "tflite")``), then the TensorFlow one (keys
+    ``(model, "train" or "infer")``), and each model's parameters and MACs."""
     with tempfile.TemporaryDirectory() as tmp:
         files = convert(names, tmp)
-        tflite = time_tflite(files, THREADS, SIZE, rounds)
+        invokers = {
+            (key, "tflite"): tflite_invoker(path, THREADS, SIZE) for key, path in files.items()
+        }
+        tflite = bench.compare(invokers, ("dense", "tflite"), rounds, repeat=10, warmup=3)
     prepared = {key: prepare(name, batch, classes=CLASSES) for key, name in names.items()}
-    results = time_interleaved(prepared, rounds=rounds, repeat=repeat)
-    for key, ms in tflite.items():
-        results[key]["tflite"] = ms
-    return results
+    tensorflow = compare_interleaved(prepared, rounds, repeat)
+    infos = {key: info for key, (_, _, info) in prepared.items()}
+    return infos, {"tf": tensorflow, "tflite": tflite}
 
 
-def table(results, labels):
-    dense, mgic = results["dense"], results["mgic"]
+def _ratio(comparisons, mode):
+    """MGIC / dense in ``mode``: the median of the per-round ratios with their spread."""
+    comparison = comparisons["tflite" if mode == "tflite" else "tf"]
+    return comparison.against(("dense", mode)).describe(("mgic", mode))
+
+
+def table(infos, comparisons, labels):
+    def ms(key, mode):
+        return comparisons["tflite" if mode == "tflite" else "tf"].median_ms((key, mode))
+
     rows = [
         (
             labels[key],
             f"{r['params'] / 1e6:.2f}M",
             f"{r['flops'] / 1e9:.2f}G" if r["flops"] >= 1e9 else f"{r['flops'] / 1e6:.1f}M",
-            f"{r['train']:.0f}",
-            f"{r['infer']:.0f}",
-            f"{r['tflite']:.1f}",
+            f"{ms(key, 'train'):.0f}",
+            f"{ms(key, 'infer'):.0f}",
+            f"{ms(key, 'tflite'):.1f}",
         )
-        for key, r in results.items()
+        for key, r in infos.items()
     ]
-    ratios = [f"{mgic[k] / dense[k]:.2f}" for k in ("params", "flops", "train", "infer", "tflite")]
-    rows.append(("ratio MGIC / dense", *ratios))
+    dense, mgic = infos["dense"], infos["mgic"]
+    counts = [f"{mgic[k] / dense[k]:.2f}" for k in ("params", "flops")]
+    times = [_ratio(comparisons, mode) for mode in ("train", "infer", "tflite")]
+    rows.append(("ratio MGIC / dense", *counts, *times))
     return markdown_table(
         ["model", "params", "MACs", "train step ms", "inference ms", "TFLite ms"], rows
     )
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="fewer rounds and repeats")
+    parser = bench.parser(__doc__, quick="fewer rounds and repeats", rounds=15, repeat=2)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--depth", type=int, default=28)
     parser.add_argument("--widen-factor", type=int, default=10)
     args = parser.parse_args(argv)
     runtime = tflite_runtime()
     env = bench.announce(f"runtime: {runtime}")
-    rounds, repeat = (1, 1) if args.quick else (3, 2)
+    rounds, repeat = (1, 1) if args.quick else (args.rounds, args.repeat)
     variant = f"WRN-{args.depth}-{args.widen_factor}"
     labels = {"dense": variant, "mgic": f"MGIC-{variant} (16/32)"}
-    results = measure(model_names(args.depth, args.widen_factor), args.batch, rounds, repeat)
-    print("dense", results["dense"], "\nmgic", results["mgic"], flush=True)
-    text = table(results, labels)
+    names = model_names(args.depth, args.widen_factor)
+    infos, comparisons = measure(names, args.batch, rounds, repeat)
+    text = table(infos, comparisons, labels)
     print(text)
     print(TARGETS)
     if args.write:
+        loads = bench.load_averages({"TF": comparisons["tf"], "TFLite": comparisons["tflite"]})
         body = (
             f"## {section_title(f'Wide ResNet: MGIC-{variant} vs {variant}')}\n\n"
-            f"`{command()}` "
-            f"({SIZE}x{SIZE}x3, {CLASSES} classes; TensorFlow: batch {args.batch}, median over "
-            f"{rounds} alternating rounds of the median of {repeat} `train_on_batch` / "
-            f"`predict_on_batch` calls, after warm-up; TFLite: float32, batch 1, {THREADS} "
-            f"threads, {runtime} interpreter with XNNPACK, median over {rounds} alternating "
-            f"rounds of the median of 10 invokes).\n{env}\n\n{text}\n\n{TARGETS}"
+            f"{bench.header(comparisons['tf'], env=env)}\n\n"
+            f"{SIZE}x{SIZE}x3, {CLASSES} classes; TensorFlow: batch {args.batch}, per round "
+            f"the median of {repeat} `train_on_batch` / `predict_on_batch` calls; TFLite: "
+            f"float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, per "
+            "round the median of 10 invokes. Load average before -> after: "
+            f"{loads}.\n\n{text}\n\n{TARGETS}"
         )
         write_section(section_name("wide_resnet"), body)
 
