@@ -71,12 +71,13 @@ def median_ms(fn, repeat=10, warmup=2, timer=time.perf_counter):
 def parser(
     doc, quick="fewer rounds and repeats", write="update BENCHMARKS.md", rounds=None, repeat=None
 ):
-    """The scripts' command line: ``--write`` and ``--quick``, and for a timed script
-    ``--rounds`` (interleaved rounds, ``compare``) and ``--repeat`` (calls a round) with the
-    defaults given; the script adds its own."""
+    """The scripts' command line: ``--write``, ``--quick`` (none when ``quick`` is None), and
+    for a timed script ``--rounds`` (interleaved rounds, ``compare``) and ``--repeat`` (calls
+    a round) with the defaults given; the script adds its own."""
     result = argparse.ArgumentParser(description=doc.splitlines()[0])
     result.add_argument("--write", action="store_true", help=write)
-    result.add_argument("--quick", action="store_true", help=quick)
+    if quick is not None:
+        result.add_argument("--quick", action="store_true", help=quick)
     if rounds is not None:
         result.add_argument("--rounds", type=int, default=rounds, help="interleaved rounds")
     if repeat is not None:
@@ -91,13 +92,22 @@ def announce(extra=""):
     return env
 
 
-def save_figure(fig, name):
+def save_figure(fig, name, dpi=120):
     """Writes ``fig`` to ``docs/NAME`` (the figures BENCHMARKS.md and the docs show)."""
     out = REPO / "docs" / name
     out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=120)
+    savefig_atomically(fig, out, dpi)
     print(f"wrote {out}")
     return out
+
+
+def savefig_atomically(fig, path, dpi=120):
+    """``fig.savefig`` to a temporary name beside ``path`` (same suffix: the format), then a
+    rename into place, as ``write_atomically`` does for text."""
+    path = pathlib.Path(path)
+    temporary = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(temporary, dpi=dpi)
+    os.replace(temporary, path)
 
 
 #: The columns of a comparison with the paper's counts (paper_tables.py, paper_table6.py).
@@ -235,14 +245,22 @@ def load_averages(comparisons):
 
 def header(comparison=None, argv=None, env=None):
     """The lines above a BENCHMARKS.md table: the command, the machine and libraries, and
-    (for a timed comparison) the rounds and the load average before and after."""
+    for a timed section the rounds and the load average before and after. ``comparison``:
+    one ``Comparison``, or ``{label: Comparison}`` for a section of several (the load of
+    each is named, ``load_averages``)."""
     lines = [f"`{command(argv)}`", "", f"{env or environment()}."]
-    if comparison is not None:
-        lines.append(
-            f"{comparison.rounds} interleaved rounds after warm-up; ratios are the median of "
-            f"the per-round ratios (spread in brackets); load average {comparison.load_before}"
-            f" before, {comparison.load_after} after."
-        )
+    if comparison is None:
+        return "\n".join(lines)
+    if isinstance(comparison, dict):
+        rounds = next(iter(comparison.values())).rounds
+        load = f"load average before -> after: {load_averages(comparison)}"
+    else:
+        rounds = comparison.rounds
+        load = f"load average {comparison.load_before} before, {comparison.load_after} after"
+    lines.append(
+        f"{rounds} interleaved rounds after warm-up; ratios are the median of the per-round "
+        f"ratios (spread in brackets); {load}."
+    )
     return "\n".join(lines)
 
 

@@ -123,7 +123,7 @@ def main(argv=None):
     env = bench.announce()
     widths, size = ((16, 32), 8) if args.quick else (args.widths, args.size)
     rounds, repeat = (2, 1) if args.quick else (args.rounds, args.repeat)
-    rows, comparisons = [], []
+    rows, comparisons = [], {}
     for width in widths:
         models, groups = build_blocks(width, size)
         params = {name: count_params(model) for name, model in models.items()}
@@ -134,7 +134,7 @@ def main(argv=None):
         for mode, make in (("train", _train_step), ("infer", _inference)):
             fns = {name: make(models[name], x) for name in NAMES}
             times[mode] = bench.compare(fns, "mgic", rounds=rounds, repeat=repeats)
-            comparisons.append(times[mode])
+            comparisons[f"{width} {mode}"] = times[mode]
         for name in NAMES:
             label = f"shuffle (g={groups})" if name == "shuffle" else name
             row = [width, label, f"{params[name]:,}", f"{macs[name] / 1e6:.1f}M"]
@@ -170,18 +170,16 @@ COLUMNS = (
 
 
 def report(rows, comparisons, env, batch, size, repeat):
-    """The BENCHMARKS.md section: the harness header, the setting, the loads and the table."""
-    loads = [(c.load_before, c.load_after) for c in comparisons]
+    """The BENCHMARKS.md section: the harness header (with each comparison's load), the
+    setting and the table."""
     return (
         f"## The MGIC block against the light alternatives, {size}x{size} maps (issue 24)\n\n"
-        f"{bench.header(comparisons[-1], env=env)}\n\n"
+        f"{bench.header(comparisons, env=env)}\n\n"
         f"Batch {batch}, {size}x{size}, float32, `tf.function`; `MGICBlock(group_size="
         f"{GROUP_SIZE}, coarsest_size={COARSEST_SIZE})`. Ratios are against the MGIC block "
         "(> 1: the alternative costs more); `shuffle (g=G)`: G groups, chosen to match the "
         "MGIC block's parameters. From 512 channels on the dense block was called once per "
-        f"round ({repeat} calls for the others). The machine was shared (2 cores); load "
-        f"average (before, after) of each comparison: {loads}.\n\n"
-        + bench.markdown_table(COLUMNS, rows)
+        f"round ({repeat} calls for the others).\n\n" + bench.markdown_table(COLUMNS, rows)
     )
 
 

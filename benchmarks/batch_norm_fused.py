@@ -24,7 +24,6 @@ The decision drawn from the numbers (``BatchNormalization.FUSED_DEFAULT`` and Ed
 ``fused="training"``) is written under the section in BENCHMARKS.md.
 """
 
-import argparse
 import sys
 
 import keras
@@ -163,10 +162,10 @@ def step_times(rounds, repeat):
         name: _timed_step(_dgcnn(fused, points=256), points, labels)
         for name, fused in PATHS.items()
     }
-    rows, comparisons = [], []
+    rows, comparisons = [], {}
     for label, fns in (("MGIC-ResNet-20, 32x32, batch 64", resnet), ("DGCNN, 256 points", dgcnn)):
-        comparisons.append(bench.compare(fns, "fused", rounds=rounds, repeat=repeat))
-        rows.append(step_row(label, comparisons[-1]))
+        comparisons[label] = bench.compare(fns, "fused", rounds=rounds, repeat=repeat)
+        rows.append(step_row(label, comparisons[label]))
         print("step time", rows[-1], flush=True)
     return rows, comparisons
 
@@ -178,13 +177,10 @@ def step_row(label, comparison):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="one seed, one epoch, few steps")
+    parser = bench.parser(__doc__, quick="one seed, one epoch, few steps", rounds=15)
     parser.add_argument(
         "--points-only", action="store_true", help="only the DGCNN training comparison"
     )
-    parser.add_argument("--rounds", type=int, default=15, help="step-time rounds")
     args = parser.parse_args()
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("The fused BatchNorm exists on the TensorFlow backend only.")
@@ -204,12 +200,11 @@ def main():
     training_rows = training(args.quick)
     rounds, repeat = (2, 3) if args.quick else (args.rounds, 5)
     time_rows, comparisons = step_times(rounds, repeat)
-    loads = [(c.load_before, c.load_after) for c in comparisons]
     BatchNormalization.FUSED_DEFAULT = True
     markdown = "\n\n".join(
         [
             "## BatchNorm: TensorFlow's fused kernel or Keras's own path",
-            bench.header(comparisons[-1]),
+            bench.header(comparisons),
             "Gradient error of one float32 training-mode step of MGIC-ResNet-20 against "
             "float64 (per weight tensor, relative Euclidean norm):",
             markdown_table(["path", "median", "max"], gradient_rows),
@@ -218,8 +213,7 @@ def main():
             markdown_table(header, training_rows),
             *points,
             "Training step time (ms, median, the two paths interleaved; keras / fused: the "
-            "median of the per-round ratios, spread in brackets; load average (before, after) "
-            f"of each comparison: {loads}):",
+            "median of the per-round ratios, spread in brackets):",
             markdown_table(["model", "fused", "keras", "keras / fused"], time_rows),
         ]
     )

@@ -39,7 +39,12 @@ import keras
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import REPO, environment, markdown_table, write_section  # noqa: E402
+from _common import (  # noqa: E402
+    environment,
+    markdown_table,
+    save_figure,
+    write_section,
+)
 
 from keras_mgic.initializers import ChannelAveraging  # noqa: E402
 from keras_mgic.layers import ChannelProlongation, ChannelRestriction  # noqa: E402
@@ -413,10 +418,7 @@ def write_outputs(args, env, command, results, f_test, table, readings_table, su
         f"channel {channel} of a {args.images} test image, restricted 64 -> 8 and prolonged back"
     )
     fig.tight_layout()
-    out = REPO / "docs" / f"coarse_representation_{args.images}.png"
-    out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=120)
-    print(f"wrote {out}")
+    save_figure(fig, f"coarse_representation_{args.images}.png")
     first, second = results[0]["mse_trained"], results[1]["mse_trained"]
     gap = 100 * abs(second - first) / first
     ratio = np.mean([r["mse_trained"] / PAPER_MSE[r["group_size"]] for r in results])

@@ -396,7 +396,7 @@ def plot(results, sizes, widths, path):
     axes[0][-1].legend(fontsize="small")
     fig.tight_layout()
     path.parent.mkdir(exist_ok=True)
-    fig.savefig(path, dpi=120)
+    bench.savefig_atomically(fig, path)
     print(f"wrote {path}")
 
 
@@ -437,14 +437,15 @@ def run_load(results):
 
 
 def parse_args(argv):
-    parser = bench.parser(__doc__, quick="fewer repeats", write="update BENCHMARKS.md and the plot")
+    parser = bench.parser(
+        __doc__, quick="fewer repeats", write="update BENCHMARKS.md and the plot", rounds=15
+    )
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
     parser.add_argument("--group-size", type=int, default=16)
     parser.add_argument("--coarsest-size", type=int, default=32)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--worker", choices=tuple(MODULES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:

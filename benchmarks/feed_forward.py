@@ -114,15 +114,13 @@ def main(argv=None):
     ]
     table = bench.markdown_table(header, rows)
     print(table)
-    loads = bench.load_averages(comparisons)
-    print("load average before -> after:", loads)
+    print("load average before -> after:", bench.load_averages(comparisons))
     if args.write:
         text = (
             "## MGICFeedForward vs the dense feed-forward (issue 30)\n\n"
-            f"{bench.header(list(comparisons.values())[-1], env=env)}\n\n"
+            f"{bench.header(comparisons, env=env)}\n\n"
             f"Batch {args.batch}, {args.tokens} tokens, float32, `tf.function`; a training "
-            "step is forward, input and weight gradients and an SGD update. Load average "
-            f"before -> after: {loads}.\n\n{table}\n\n"
+            f"step is forward, input and weight gradients and an SGD update.\n\n{table}\n\n"
             "Target: training step at most 0.6x dense at ViT-B with at most 0.25x its "
             "parameters. " + DEFAULTS_NOTE
         )

@@ -215,14 +215,14 @@ def _section(args, family, rows, env, runtime, comparisons, repeat):
     ``--models`` reruns one without touching the other)."""
     label = FAMILIES[family]["label"]
     title = bench.section_title(f"Hybrid MGIC-{label}: mgic_min_width keeps narrow blocks dense")
-    loads = bench.load_averages({"TF": comparisons["tf"], "TFLite": comparisons["tflite"]})
+    timed = {"TF": comparisons["tf"], "TFLite": comparisons["tflite"]}
     return (
-        f"## {title}\n\n{bench.header(comparisons['tflite'], env=env)}\n\n"
+        f"## {title}\n\n{bench.header(timed, env=env)}\n\n"
         f"{args.size}x{args.size}x3, 1000 classes, random weights; blocks whose output is "
         "narrower than mgic_min_width stay dense. TF: `predict_on_batch` at batch "
         f"{args.batch}, per round the median of {repeat} calls; TFLite: float32, batch 1, "
         f"{THREADS} threads, {runtime} interpreter with XNNPACK, per round the median of 10 "
-        f"invokes. Load average before -> after: {loads}.\n\n"
+        "invokes.\n\n"
         f"{table(rows)}\n\nBest threshold (lowest max(TF ratio, TFLite ratio) among the rows "
         f"with fewer parameters and MACs than the dense model):\n\n{best_line(family, rows)}"
         f"\n\n{TARGETS}"

@@ -16,7 +16,6 @@ by side (``_common.compare``; the ratios to DiffGCN are medians of the per-round
 their spread). ``--write`` replaces the ``paper_table6`` section of BENCHMARKS.md.
 """
 
-import argparse
 import dataclasses
 import sys
 
@@ -231,11 +230,9 @@ def time_table(rows, comparison):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
+    parser = bench.parser(__doc__, quick=None, rounds=15)
     parser.add_argument("--time", action="store_true", help="also time the three models")
     parser.add_argument("--batch", type=int, default=8, help="batch of the timing")
-    parser.add_argument("--rounds", type=int, default=15, help="alternating timing rounds")
     args = parser.parse_args(argv)
     env = bench.announce()
     table = markdown_table(HEADER, [_cells(row, measure(row)) for row in ROWS])

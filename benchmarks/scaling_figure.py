@@ -128,7 +128,7 @@ def plot(results, group_size, coarsest_size, path=FIGURE):
     )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    bench.savefig_atomically(fig, path, dpi=110)
     plt.close(fig)
     print(f"saved {path}")
 

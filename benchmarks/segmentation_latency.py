@@ -119,11 +119,9 @@ def table(converted, results):
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="Small models, one round")
+    parser = bench.parser(__doc__, quick="Small models, one round", rounds=15, repeat=5)
     parser.add_argument("--height", type=int, default=512)
     parser.add_argument("--width", type=int, default=1024)
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     shape = (args.height, args.width, 3)
     env = environment()
@@ -134,17 +132,15 @@ def main(argv=None):
         converted = convert(shape, folder, args.quick)
         results = latency(converted, shape, rounds, repeat)
     text = table(converted, results)
-    loads = bench.load_averages({f"{t} thread(s)": c for t, c in results.items()})
     print(text)
     if args.write and not args.quick:
         write_section(
             "segmentation_latency",
             "## TFLite latency: MGIC vs dense LR-ASPP segmenters at "
             f"{args.height}x{args.width}\n\n"
-            f"{bench.header(results[2], env=env)}\n\n"
+            f"{bench.header({f'{t} thread(s)': c for t, c in results.items()}, env=env)}\n\n"
             f"Float32, batch 1, 19 classes, random weights, {runtime} interpreter with XNNPACK; "
-            f"per round the median of {repeat} invokes. Load average before -> after: "
-            f"{loads}.\n\n{text}\n\n"
+            f"per round the median of {repeat} invokes.\n\n{text}\n\n"
             "MGIC (default): s_g = 16, s_c = 32, the reference coarsening rule (the blocks of "
             "32 channels and more have grouped fine levels); MGIC (s_g = s_c = 64): the "
             "paper's ImageNet setting, which groups none of these blocks (every block only "

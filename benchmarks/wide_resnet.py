@@ -135,15 +135,14 @@ def main(argv=None):
     print(text)
     print(TARGETS)
     if args.write:
-        loads = bench.load_averages({"TF": comparisons["tf"], "TFLite": comparisons["tflite"]})
+        timed = {"TF": comparisons["tf"], "TFLite": comparisons["tflite"]}
         body = (
             f"## {section_title(f'Wide ResNet: MGIC-{variant} vs {variant}')}\n\n"
-            f"{bench.header(comparisons['tf'], env=env)}\n\n"
+            f"{bench.header(timed, env=env)}\n\n"
             f"{SIZE}x{SIZE}x3, {CLASSES} classes; TensorFlow: batch {args.batch}, per round "
             f"the median of {repeat} `train_on_batch` / `predict_on_batch` calls; TFLite: "
             f"float32, batch 1, {THREADS} threads, {runtime} interpreter with XNNPACK, per "
-            "round the median of 10 invokes. Load average before -> after: "
-            f"{loads}.\n\n{text}\n\n{TARGETS}"
+            f"round the median of 10 invokes.\n\n{text}\n\n{TARGETS}"
         )
         write_section(section_name("wide_resnet"), body)
 

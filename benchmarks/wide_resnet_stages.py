@@ -185,7 +185,6 @@ def main(argv=None):
     env = bench.announce()
     rounds, repeat = (1, 2) if args.quick else (args.rounds, args.repeat)
     stages = stage_rows(args.batch, rounds, repeat)
-    loads = bench.load_averages({stage: c for stage, _, c in stages})
     stages_text = stage_table(stages)
     names = (*LOWERINGS, "dense")
     lowering_table = markdown_table(
@@ -194,15 +193,14 @@ def main(argv=None):
     )
     print(stages_text, "\n\n" + lowering_table)
     if args.write:
+        timed = {stage: comparison for stage, _, comparison in stages}
         body = (
-            f"## {bench.section_title(TITLE)}\n\n{bench.header(stages[-1][2], env=env)}\n\n"
+            f"## {bench.section_title(TITLE)}\n\n{bench.header(timed, env=env)}\n\n"
             f"Batch {args.batch}; per round the median of {repeat} calls; group size "
-            f"{GROUP_SIZE}, coarsest size {COARSEST_SIZE}. Load average before -> after per "
-            f"stage: {loads}.\n\n{stages_text}\n\nOne grouped 3x3 convolution ({GROUP_SIZE} "
-            "channels per group) by lowering, and the dense 3x3 convolution of the same width "
-            f"(forward: per convolution, over a chain of {CHAIN}; train: input and weight "
-            "gradients):"
-            f"\n\n{lowering_table}"
+            f"{GROUP_SIZE}, coarsest size {COARSEST_SIZE}.\n\n{stages_text}\n\n"
+            f"One grouped 3x3 convolution ({GROUP_SIZE} channels per group) by lowering, and "
+            "the dense 3x3 convolution of the same width (forward: per convolution, over a "
+            f"chain of {CHAIN}; train: input and weight gradients):\n\n{lowering_table}"
         )
         write_section(section_name("wide_resnet_stages"), body)
 

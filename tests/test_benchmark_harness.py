@@ -100,6 +100,20 @@ def test_header_names_command_machine_rounds_and_load(harness):
     assert "median of the per-round ratios" in text
 
 
+def test_header_of_several_comparisons_names_the_load_of_each(harness):
+    ms = {"dense": [1.0, 1.0], "mgic": [0.5, 0.7]}
+    comparisons = {
+        "TF": harness["Comparison"]("dense", ms, 1.07, 1.88),
+        "TFLite": harness["Comparison"]("dense", ms, 1.88, 1.77),
+    }
+    text = harness["header"](comparisons, argv=["benchmarks/x.py"], env="machine: x86_64")
+    assert text.endswith(
+        "2 interleaved rounds after warm-up; ratios are the median of the per-round ratios "
+        "(spread in brackets); load average before -> after: TF 1.07 -> 1.88, "
+        "TFLite 1.88 -> 1.77."
+    )
+
+
 def test_load_averages_names_each_comparison(harness):
     ms = {"dense": [1.0], "mgic": [0.5]}
     comparisons = {
@@ -120,8 +134,32 @@ def test_parser_of_a_timed_script_has_rounds_and_repeat(harness):
     assert (args.rounds, args.repeat) == (15, 3)
     assert parser.parse_args(["--rounds", "20", "--repeat", "2"]).rounds == 20
     assert not hasattr(harness["parser"]("Doc.").parse_args([]), "rounds")
+    assert not hasattr(harness["parser"]("Doc.", quick=None).parse_args([]), "quick")
 
 
 def test_load_average_is_a_number_or_none(harness):
     value = harness["load_average"]()
     assert value is None or value >= 0
+
+
+def test_savefig_atomically_leaves_the_old_figure_when_saving_fails(harness, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = tmp_path / "figure.png"
+    fig = plt.figure()
+    harness["savefig_atomically"](fig, path)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.png"]
+    old = path.read_bytes()
+
+    def half_written(target, dpi):
+        pathlib.Path(target).write_bytes(b"\x89PN")
+        raise KeyboardInterrupt
+
+    fig.savefig = half_written
+    with pytest.raises(KeyboardInterrupt):
+        harness["savefig_atomically"](fig, path)
+    assert path.read_bytes() == old
+    plt.close(fig)
