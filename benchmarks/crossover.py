@@ -19,19 +19,14 @@ width from which on the ratio stays below 1.
 """
 
 import argparse
-import contextlib
 import functools
-import importlib.metadata
-import importlib.util
-import json
-import os
 import pathlib
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _backend_workers as workers  # noqa: E402
 import _common as bench  # noqa: E402
 from _common import (  # noqa: E402
     REPO,
@@ -58,8 +53,6 @@ COLUMNS = (
     ("PyTorch train", "torch", "train"),
     ("PyTorch inference", "torch", "infer"),
 )
-#: The module a worker's backend needs.
-MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
 # ----------------------------------------------------------------------- pure logic (tested)
@@ -281,64 +274,21 @@ def measure(args, backend, size, width, tmp):
     return row
 
 
-def _versions(args, backend):
-    info = {"keras": importlib.metadata.version("keras")}
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        info["tensorflow"] = tf.__version__
-        if "tflite" in args.backends:
-            from keras_mgic import export
-
-            runtime = export.interpreter_class().__module__.split(".")[0]
-            info["tflite runtime"] = f"{runtime} {_dist_version(runtime.replace('_', '-'))}"
-    elif backend == "jax":
-        import jax
-
-        info["jax"] = f"{jax.__version__} ({jax.default_backend()}, {jax.device_count()} device)"
-    elif backend == "torch":
-        import torch
-
-        info["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
-    return info
-
-
 def worker(args):
     """Runs in a process started with ``KERAS_BACKEND=args.worker``; prints one JSON line."""
     backend = args.worker
-    with contextlib.redirect_stdout(sys.stderr):  # Keras's export prints to stdout
-        import keras
-
-        if keras.backend.backend() != backend:
-            raise RuntimeError(f"expected Keras backend {backend}, got {keras.backend.backend()}")
-        payload = {"backend": backend, "versions": _versions(args, backend), "rows": []}
+    with workers.stdout_to_stderr():
+        workers.check_backend(backend)
+        versions = workers.versions(backend, tflite="tflite" in args.backends)
+        payload = {"backend": backend, "versions": versions, "rows": []}
         with tempfile.TemporaryDirectory() as tmp:
             for size in args.sizes:
                 for width in args.widths:
                     payload["rows"].append(measure(args, backend, size, width, tmp))
-    print(json.dumps(payload), flush=True)
+    workers.emit(payload)
 
 
 # --------------------------------------------------------------------------------- parent
-
-
-def _dist_version(name):
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def version_line():
-    names = ("jax", "jaxlib", "torch", "ai-edge-litert")
-    found = [f"{n} {v}" for n in names if (v := _dist_version(n))]
-    return ", ".join(found) or "no jax, torch or ai-edge-litert installed"
-
-
-def worker_backends(backends):
-    """The worker processes to start: TFLite runs in the TensorFlow worker."""
-    wanted = {"tensorflow" if b == "tflite" else b for b in backends}
-    return [b for b in MODULES if b in wanted]
 
 
 def _worker_command(args, backend):
@@ -348,32 +298,6 @@ def _worker_command(args, backend):
     command += ["--backends", *args.backends, "--rounds", str(args.rounds)]
     command += ["--quick"] if args.quick else []
     return command
-
-
-def run_worker(args, backend):
-    """The payload of one backend's worker; ``{"skipped": reason}`` when it cannot run."""
-    if importlib.util.find_spec(MODULES[backend]) is None:
-        print(f"[{backend}] skipped: {MODULES[backend]} is not installed", flush=True)
-        return {"skipped": "not installed"}
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
-    done = subprocess.run(
-        _worker_command(args, backend), env=env, stdout=subprocess.PIPE, text=True
-    )
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode or not lines:
-        print(f"[{backend}] failed (exit {done.returncode})", flush=True)
-        return {"skipped": f"failed (exit {done.returncode})"}
-    return json.loads(lines[-1])
-
-
-def worker_lines(results):
-    lines = []
-    for backend, payload in results.items():
-        if "skipped" in payload:
-            lines.append(f"{backend}: {payload['skipped']}")
-        else:
-            lines.append(", ".join(f"{k} {v}" for k, v in payload["versions"].items()))
-    return lines
 
 
 def plot(results, sizes, widths, path):
@@ -446,7 +370,7 @@ def parse_args(argv):
     parser.add_argument("--group-size", type=int, default=16)
     parser.add_argument("--coarsest-size", type=int, default=32)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
-    parser.add_argument("--worker", choices=tuple(MODULES), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=tuple(workers.MODULES), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for width in args.widths:
         if width <= 0 or width % args.group_size:
@@ -462,10 +386,11 @@ def main(argv=None):
     args = parse_args(argv)
     if args.worker:
         return worker(args)
-    env_lines = [environment(), version_line()]
+    env_lines = [environment(), workers.version_line()]
     print("\n".join(env_lines), flush=True)
-    results = {b: run_worker(args, b) for b in worker_backends(args.backends)}
-    env_lines += worker_lines(results)
+    backends = workers.worker_backends(args.backends)
+    results = {b: workers.run_worker(_worker_command(args, b), b) for b in backends}
+    env_lines += workers.worker_lines(results)
     tables = report(args, results)
     print("\n".join(env_lines[2:]))
     print(tables)

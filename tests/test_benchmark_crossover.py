@@ -104,5 +104,5 @@ def test_crossover_table(script):
 
 
 def test_worker_backends_run_tflite_in_the_tensorflow_worker(script):
-    assert script["worker_backends"](["tflite", "torch"]) == ["tensorflow", "torch"]
-    assert script["worker_backends"](["jax"]) == ["jax"]
+    assert script["workers"].worker_backends(["tflite", "torch"]) == ["tensorflow", "torch"]
+    assert script["workers"].worker_backends(["jax"]) == ["jax"]
