@@ -296,3 +296,19 @@ def command(argv=None):
 def section_title(title):
     """``title``, marked when TensorFlow runs without oneDNN here (see ``section_name``)."""
     return title if section_name("") == "" else f"{title} (TensorFlow without oneDNN)"
+
+
+def tflite_invoker(path, x, threads=2):
+    """A function running the TFLite file at ``path`` once on ``x`` (set input, invoke),
+    on ``threads`` threads, for ``compare``."""
+    from keras_mgic import export
+
+    interpreter = export.interpreter_class()(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    index = interpreter.get_input_details()[0]["index"]
+
+    def invoke():
+        interpreter.set_tensor(index, x)
+        interpreter.invoke()
+
+    return invoke
