@@ -173,7 +173,7 @@ def report(rows, comparisons, env, batch, size, repeat):
     """The BENCHMARKS.md section: the harness header (with each comparison's load), the
     setting and the table."""
     return (
-        f"## The MGIC block against the light alternatives, {size}x{size} maps (issue 24)\n\n"
+        f"## The MGIC block against the light alternatives, {size}x{size} maps\n\n"
         f"{bench.header(comparisons, env=env)}\n\n"
         f"Batch {batch}, {size}x{size}, float32, `tf.function`; `MGICBlock(group_size="
         f"{GROUP_SIZE}, coarsest_size={COARSEST_SIZE})`. Ratios are against the MGIC block "

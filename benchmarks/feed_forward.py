@@ -9,7 +9,7 @@ candidates. A training step is the forward pass, the gradients of a scalar loss 
 respect to the input and every weight (as in a transformer, whose block below needs the
 input gradient) and an SGD update; inference is the forward pass. All variants are timed in
 interleaved rounds (``_common.compare``); the ratios are the medians of the per-round ratios
-MGIC / dense with their spread. Target (issue 30): training step at most 0.6x dense at ViT-B
+MGIC / dense with their spread. Target: training step at most 0.6x dense at ViT-B
 with at most 0.25x its parameters.
 """
 
@@ -30,8 +30,7 @@ CANDIDATES = ((32, 64), (64, 128))  # (group_size, coarsest_size)
 DEFAULTS_NOTE = (
     "The layer's defaults (`group_size=64, coarsest_size=128`) are the 64/128 rows, chosen as"
     " the wider-group setting that meets the target at ViT-B (more parameters per group than "
-    "32/64, for accuracy); 32/64 is cheaper and was faster here. The machine was shared (load"
-    " average about 5 on 2 cores), hence the wide spreads of the training-step ratios."
+    "32/64, for accuracy); 32/64 is cheaper and was faster here."
 )
 
 
@@ -117,7 +116,7 @@ def main(argv=None):
     print("load average before -> after:", bench.load_averages(comparisons))
     if args.write:
         text = (
-            "## MGICFeedForward vs the dense feed-forward (issue 30)\n\n"
+            "## MGICFeedForward vs the dense feed-forward\n\n"
             f"{bench.header(comparisons, env=env)}\n\n"
             f"Batch {args.batch}, {args.tokens} tokens, float32, `tf.function`; a training "
             f"step is forward, input and weight gradients and an SGD update.\n\n{table}\n\n"
