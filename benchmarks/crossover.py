@@ -215,15 +215,7 @@ def _tflite_fns(compiled, size, width, tmp):
     fns = {}
     for key, model in compiled.items():
         path = export.to_tflite(model, pathlib.Path(tmp) / f"{key}_{size}_{width}.tflite")
-        interpreter = export.interpreter_class()(model_path=path, num_threads=TFLITE_THREADS)
-        interpreter.allocate_tensors()
-        index = interpreter.get_input_details()[0]["index"]
-
-        def invoke(interpreter=interpreter, index=index):
-            interpreter.set_tensor(index, x)
-            interpreter.invoke()
-
-        fns[f"tflite/{key}"] = invoke
+        fns[f"tflite/{key}"] = bench.tflite_invoker(path, x, TFLITE_THREADS)
     return fns
 
 
