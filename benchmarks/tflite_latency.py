@@ -1,16 +1,18 @@
 """Target 4: TFLite (XNNPACK) latency of MGIC-MobileNetV3-Large 1.0 vs MobileNetV3-Large.
 
-Usage: python benchmarks/tflite_latency.py [--write] [--quick] [--size 224]
+Usage: python benchmarks/tflite_latency.py [--write] [--quick] [--size 224] [--rounds 15]
+       [--repeat 10]
 
 Converts the dense model and two MGIC layouts (same builder; float32, random weights) with
 ``keras_mgic.export.to_tflite``, runs each with the default interpreter (LiteRT when
-installed, else ``tf.lite``; XNNPACK delegate) at 1 and 2 threads, batch 1, alternating the
-models over several rounds, and prints the median latency, the MGIC / dense ratios (target:
-at most 1.3) and the MACs ratios beside them.
+installed, else ``tf.lite``; XNNPACK delegate) at 1 and 2 threads, batch 1, the models
+alternating over interleaved rounds after warm-up (``_common.compare``), and prints the
+median latency, the MGIC / dense ratios (the medians of the per-round ratios, with their
+spread; target: at most 1.3) and the MACs ratios beside them. ``--quick``: 96x96 input (unless
+``--size`` is given), one round of 3 invokes.
 """
 
 import pathlib
-import statistics
 import sys
 import tempfile
 
@@ -18,7 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
-from _common import markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
+from _common import markdown_table, tflite_runtime, write_section  # noqa: E402
 
 from keras_mgic import export, models, profiling  # noqa: E402
 
@@ -78,31 +80,20 @@ def _convert(shape, tmp):
     return info, files
 
 
-def _time(files, threads, size, rounds):
-    """Median latency (ms) of each model, the models alternating over ``rounds`` rounds."""
-    invokers = {key: _invoker(path, threads, size) for key, path in files.items()}
-    samples = {key: [] for key in files}
-    for _ in range(rounds):
-        for key, invoke in invokers.items():
-            samples[key].append(median_ms(invoke, repeat=10, warmup=3))
-    return {key: statistics.median(values) for key, values in samples.items()}
+def latency(files, size, rounds, repeat):
+    """``{threads: Comparison}`` of the models against the dense one, interleaved, at 1 and 2
+    threads (per round the median of ``repeat`` invokes, after 3 warm-up invokes)."""
+    results = {}
+    for threads in (1, 2):
+        invokers = {key: _invoker(path, threads, size) for key, path in files.items()}
+        results[threads] = bench.compare(invokers, "dense", rounds, repeat, warmup=3)
+        print(threads, {k: round(results[threads].median_ms(k), 1) for k in files}, flush=True)
+    return results
 
 
-def _tables(info, latencies):
-    rows = []
-    for threads, ms in latencies.items():
-        ratios = [f"{ms[k] / ms['dense']:.2f}" for k in ("mgic", "mgic_literal")]
-        rows.append((threads, *(f"{ms[k]:.1f}" for k in MODELS), *ratios))
-    table = markdown_table(
-        [
-            "threads",
-            *(f"{LABELS[k]} ms" for k in MODELS),
-            "ratio (former default)",
-            "ratio (literal)",
-        ],
-        rows,
-    )
-    sizes = markdown_table(
+def sizes_table(info):
+    """Params, MACs, MACs / dense and file size per model (``info``: ``_convert``'s)."""
+    return markdown_table(
         ["model", "params", "MACs", "MACs / dense", ".tflite MB"],
         [
             (
@@ -115,28 +106,49 @@ def _tables(info, latencies):
             for k, (p, f, s) in info.items()
         ],
     )
-    return sizes, table
+
+
+def latency_table(comparisons):
+    """One row per thread count: median ms per model and the MGIC / dense ratios (median of
+    the per-round ratios with their spread), from ``{threads: Comparison}``."""
+    rows = [
+        (
+            threads,
+            *(f"{c.median_ms(k):.1f}" for k in MODELS),
+            *(c.describe(k) for k in ("mgic", "mgic_literal")),
+        )
+        for threads, c in comparisons.items()
+    ]
+    header = [
+        "threads",
+        *(f"{LABELS[k]} ms" for k in MODELS),
+        "ratio (former default)",
+        "ratio (literal)",
+    ]
+    return markdown_table(header, rows)
 
 
 def main(argv=None):
-    parser = bench.parser(__doc__, quick="fewer rounds")
-    parser.add_argument("--size", type=int, default=224)
+    parser = bench.parser(__doc__, quick="96x96, one round of 3 invokes", rounds=15, repeat=10)
+    parser.add_argument("--size", type=int, default=None, help="input size (default 224)")
     args = parser.parse_args(argv)
+    size = args.size or (96 if args.quick else 224)
     runtime = tflite_runtime()
     env = bench.announce(f"runtime: {runtime}")
-    rounds = 2 if args.quick else 5
+    rounds, repeat = (1, 3) if args.quick else (args.rounds, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
-        info, files = _convert((args.size, args.size, 3), tmp)
-        latencies = {t: _time(files, t, args.size, rounds) for t in (1, 2)}
-    sizes, table = _tables(info, latencies)
+        info, files = _convert((size, size, 3), tmp)
+        comparisons = latency(files, size, rounds, repeat)
+    sizes, table = sizes_table(info), latency_table(comparisons)
     print(sizes)
     print(table)
     if args.write:
+        timed = {f"{t} thread(s)": c for t, c in comparisons.items()}
         text = (
             "## TFLite latency: MGIC-MobileNetV3-Large 1.0 vs MobileNetV3-Large 1.0\n\n"
-            f"`python benchmarks/tflite_latency.py {' '.join(sys.argv[1:])}` (float32, batch 1, "
-            f"{args.size}x{args.size}, {runtime} interpreter with XNNPACK; median over {rounds} "
-            f"alternating rounds of the median of 10 invokes).\n{env}\n\n{sizes}\n\n{table}\n\n"
+            f"{bench.header(timed, env=env)}\n\n"
+            f"Float32, batch 1, {size}x{size}, {runtime} interpreter with XNNPACK; per round "
+            f"the median of {repeat} invokes.\n\n{sizes}\n\n{table}\n\n"
             "Target: latency ratio at most 1.3."
         )
         write_section("tflite_latency", text)
