@@ -11,6 +11,9 @@
 - ``environment`` and ``header``: the machine and library line, and the load average before
   and after the measurement.
 - ``markdown_table`` and ``write_section``: the table writer into BENCHMARKS.md.
+- ``adamw_cosine``, ``epoch_timer`` and ``training_summary``: the recipe, the per-epoch
+  test accuracy and seconds, and the summary rows of the scripts that train models side by
+  side (token_models.py, mobilenet_v3_accuracy.py).
 
 Timers are injectable (``timer=``), so the harness is tested with fake clocks.
 """
@@ -312,3 +315,62 @@ def tflite_invoker(path, x, threads=2):
         interpreter.invoke()
 
     return invoke
+
+
+def adamw_cosine(steps_per_epoch, epochs, peak=1e-3, weight_decay=0.05):
+    """The side-by-side training recipe's optimizer: AdamW, the learning rate warmed up over
+    the first epoch to ``peak`` and decayed by a cosine to 0 over the rest."""
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0,
+        max(1, (epochs - 1) * steps_per_epoch),
+        warmup_target=peak,
+        warmup_steps=steps_per_epoch,
+    )
+    return keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+
+
+def epoch_timer(x_test, y_test, batch_size=120):
+    """A Keras callback recording each epoch's seconds (``.times``, training only) and the
+    test accuracy after it (``.accuracy``, measured after the epoch's clock stops)."""
+    import keras
+    import numpy as np
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times, self.accuracy = [], []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+            predictions = self.model.predict(x_test, batch_size=batch_size, verbose=0)
+            self.accuracy.append(float(np.mean(predictions.argmax(-1) == y_test)))
+
+    return EpochTimer()
+
+
+def training_summary(results, macs_digits=0):
+    """One row per model of side-by-side training runs: test accuracy mean (lowest-highest
+    seed), parameters, MACs and the median seconds per epoch over the seeds.
+
+    ``results``: one ``{model: run}`` mapping per seed, each run with ``accuracy`` (a
+    fraction), ``params``, ``macs`` and ``epoch_s``."""
+    rows = []
+    for key in results[0]:
+        runs = [seed_results[key] for seed_results in results]
+        accuracy = [100 * run["accuracy"] for run in runs]
+        seconds = [run["epoch_s"] for run in runs]
+        rows.append(
+            (
+                key,
+                f"{statistics.mean(accuracy):.1f} ({min(accuracy):.1f}-{max(accuracy):.1f})",
+                f"{runs[0]['params'] / 1e6:.2f}M",
+                f"{runs[0]['macs'] / 1e6:.{macs_digits}f}M",
+                f"{statistics.median(seconds):.1f}",
+            )
+        )
+    return rows

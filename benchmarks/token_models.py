@@ -28,7 +28,6 @@ without training or timing again.
 import json
 import statistics
 import sys
-import time
 
 import keras
 import numpy as np
@@ -51,36 +50,16 @@ def _build(family, mgic, **kwargs):
     return FAMILIES[family](mgic=mgic, **kwargs)
 
 
-class _EpochTimes(keras.callbacks.Callback):
-    def __init__(self, x_test, y_test):
-        super().__init__()
-        self.x_test, self.y_test = x_test, y_test
-        self.times, self.accuracy = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
-        predictions = self.model.predict(self.x_test, batch_size=120, verbose=0)
-        self.accuracy.append(float(np.mean(predictions.argmax(-1) == self.y_test)))
-
-
 def _train(family, mgic, seed, data, epochs, depth, batch=64):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
     model = _build(family, mgic, dim=256, depth=depth, mlp_ratio=4, classes=10)
-    steps = epochs * int(np.ceil(len(x_train) / batch))
-    warmup = int(np.ceil(len(x_train) / batch))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, steps - warmup, warmup_target=1e-3, warmup_steps=warmup
-    )
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05),
+        optimizer=bench.adamw_cosine(int(np.ceil(len(x_train) / batch)), epochs),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    timer = _EpochTimes(x_test, y_test)
+    timer = bench.epoch_timer(x_test, y_test)
     model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
     return {
         "accuracy": timer.accuracy[-1],
@@ -152,25 +131,6 @@ def speed(depth, rounds, repeat, batch=8):
     return rows, comparisons
 
 
-def _summary(results):
-    """One row per model: accuracy mean and spread, params, MACs, s/epoch."""
-    rows = []
-    for key in results[0]:
-        runs = [seed_results[key] for seed_results in results]
-        accuracy = [100 * run["accuracy"] for run in runs]
-        seconds = [run["epoch_s"] for run in runs]
-        rows.append(
-            (
-                key,
-                f"{statistics.mean(accuracy):.1f} ({min(accuracy):.1f}-{max(accuracy):.1f})",
-                f"{runs[0]['params'] / 1e6:.2f}M",
-                f"{runs[0]['macs'] / 1e6:.0f}M",
-                f"{statistics.median(seconds):.1f}",
-            )
-        )
-    return rows
-
-
 def plot(results, epochs):
     import matplotlib
 
@@ -201,7 +161,8 @@ def plot(results, epochs):
 def section(results, speed_rows, loads, rounds, args, env, argv=None):
     """The BENCHMARKS.md section from the results (written by ``--write``)."""
     train_table = bench.markdown_table(
-        ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"], _summary(results)
+        ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"],
+        bench.training_summary(results),
     )
     if speed_rows is None:
         speed_text = (

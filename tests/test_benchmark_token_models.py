@@ -32,7 +32,7 @@ def _results():
 
 
 def test_summary_has_mean_range_params_macs_and_seconds(script):
-    rows = script["_summary"](_results())
+    rows = script["bench"].training_summary(_results())
     assert rows == [
         ("ViT", "98.5 (98.0-99.0)", "2.50M", "140M", "11.0"),
         ("MGIC-ViT", "95.0 (94.0-96.0)", "2.50M", "140M", "8.5"),
