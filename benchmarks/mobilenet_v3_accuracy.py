@@ -45,7 +45,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 
 from keras_mgic import count_flops, count_params  # noqa: E402
-from keras_mgic.data.digit_mosaics import BRIGHTNESS, _scaled_digits  # noqa: E402
+from keras_mgic.data.digit_mosaics import BRIGHTNESS, scaled_digits  # noqa: E402
 from keras_mgic.data.digits import digits_split_indices, sklearn_digits  # noqa: E402
 from keras_mgic.models import MGICMobileNetV3Small, MobileNetV3Small  # noqa: E402
 
@@ -112,7 +112,7 @@ def cluttered_digits(
     rng = np.random.default_rng([seed, ("train", "test").index(split)])
     # Clutter is cut from digits at the default sizes whatever ``digit_sizes`` is.
     sides = {*range(DIGIT_SIZES[0], DIGIT_SIZES[1] + 1), *range(digit_sizes[0], digit_sizes[1] + 1)}
-    scaled = {side: _scaled_digits(images, side) for side in sides}
+    scaled = {side: scaled_digits(images, side) for side in sides}
     x = np.zeros((count, size, size), np.float32)
     y = np.zeros(count, np.int64)
     sources = []

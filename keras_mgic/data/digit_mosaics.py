@@ -33,7 +33,7 @@ BRIGHTNESS = (160, 255)
 CLASS_NAMES = ("background", *(str(digit) for digit in range(10)))
 
 
-def _scaled_digits(sources, size):
+def scaled_digits(sources, size):
     """Every source digit (values in [0, 1]) scaled bilinearly to ``size`` x ``size``."""
     import tensorflow as tf
 
@@ -70,7 +70,7 @@ def make_mosaics(sources, labels, count, size=DEFAULT_SIZE, seed=0):
     rng = np.random.default_rng(seed)
     cell = size // 2
     smallest, largest = (max(2, round(f * cell)) for f in DIGIT_SCALE)
-    scaled = {s: _scaled_digits(sources, s) for s in range(smallest, largest + 1)}
+    scaled = {s: scaled_digits(sources, s) for s in range(smallest, largest + 1)}
     images = np.zeros((count, size, size), np.float32)
     masks = np.zeros((count, size, size), np.uint8)
     placements = []
