@@ -1,28 +1,27 @@
-"""The token models trained side by side, MGIC against dense, and their whole-model speed.
+"""The token models trained side by side, MGIC against dense.
 
 Usage: python benchmarks/token_models.py [--write] [--quick] [--epochs N] [--seeds N]
-       [--depth N] [--rounds N] [--json PATH] [--from-json PATH]
+       [--depth N] [--json PATH] [--from-json PATH]
 
 ``--from-json PATH`` writes the table, figure and section from a saved ``--json`` file
-without training or timing again.
+without training again.
 
-1. Training: the small ViT (``keras_mgic.models.VisionTransformer``) and the MLP-Mixer
-   (``MLPMixer``), each with ``mgic=False`` and ``mgic=True``, on the offline digits
-   (``keras_mgic.data.digits``: 1,437 training and 360 test images, upsampled to 32x32, 4x4
-   patches, so 64 tokens), dim 256, feed-forward hidden width 1024 (``mlp_ratio=4``), the
-   MGIC twins with the builders' defaults (``group_size=64, coarsest_size=128``, the layer's
-   default kernels ``VarianceScaling(0.7, "fan_in")``; the dense twin's are LeCun-normal).
-   One recipe for all: AdamW (weight decay 0.05), learning rate warmed up over the first
-   epoch to 1e-3 and decayed by a cosine to 0, batch 64, no augmentation, the same seeds.
-   The runs are interleaved (for each seed, each model in turn), so a load change on a
-   shared machine hits all alike. Reported: test accuracy (mean and spread over the seeds),
-   parameters, MACs (``count_params`` / ``count_flops``) and seconds per epoch (median over
-   the epochs after the first, which traces the graph). A figure of the test accuracy per epoch:
-   ``docs/token_models.png``.
-2. Speed: whole-model training step (forward, gradients, SGD update) and inference, MGIC over
-   dense, at ViT-S width (dim 384, hidden 1536, 6 heads), 224x224 images with 16x16 patches
-   (196 tokens), batch 8, ``--speed-depth`` blocks, timed in interleaved rounds
-   (``_common.compare``) on TensorFlow CPU.
+The small ViT (``keras_mgic.models.VisionTransformer``) and the MLP-Mixer (``MLPMixer``),
+each with ``mgic=False`` and ``mgic=True``, on the offline digits
+(``keras_mgic.data.digits``: 1,437 training and 360 test images, upsampled to 32x32, 4x4
+patches, so 64 tokens), dim 256, feed-forward hidden width 1024 (``mlp_ratio=4``), the MGIC
+twins with the builders' defaults (``group_size=64, coarsest_size=128``, the layer's default
+kernels ``VarianceScaling(0.7, "fan_in")``; the dense twin's are LeCun-normal). One recipe
+for all: AdamW (weight decay 0.05), learning rate warmed up over the first epoch to 1e-3 and
+decayed by a cosine to 0, batch 64, no augmentation, the same seeds. The runs are
+interleaved (for each seed, each model in turn), so a load change on a shared machine hits
+all alike. Reported: test accuracy (mean and spread over the seeds), parameters, MACs
+(``count_params`` / ``count_flops``) and seconds per epoch (median over the epochs after the
+first, which traces the graph). A figure of the test accuracy per epoch:
+``docs/token_models.png``.
+
+Their wall-clock (feed-forward and whole model, TensorFlow, JAX and TFLite, ViT-S and ViT-B
+widths) is ``token_speed.py``'s.
 """
 
 import json
@@ -31,7 +30,6 @@ import sys
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
@@ -41,7 +39,6 @@ from keras_mgic.data.digits import load_digits_arrays  # noqa: E402
 from keras_mgic.models import MLPMixer, VisionTransformer  # noqa: E402
 
 FAMILIES = {"ViT": VisionTransformer, "Mixer": MLPMixer}
-VIT_S = {"dim": 384, "mlp_ratio": 4}
 
 
 def _build(family, mgic, **kwargs):
@@ -76,61 +73,6 @@ def _digits():
     return (scale(x_train), y_train), (scale(x_test), y_test)
 
 
-def _train_step(model, x, y):
-    optimizer = keras.optimizers.SGD(1e-4)
-    optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    @tf.function
-    def step():
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
-
-    return lambda: step().numpy()
-
-
-def _inference(model, x):
-    @tf.function
-    def forward():
-        return tf.reduce_sum(model(x, training=False))
-
-    return lambda: forward().numpy()
-
-
-def speed(depth, rounds, repeat, batch=8):
-    """Interleaved whole-model timings at ViT-S width; rows and the comparisons."""
-    x = tf.random.normal((batch, 224, 224, 3))
-    y = tf.constant(np.arange(batch) % 10)
-    kwargs = dict(VIT_S, patch_size=16, depth=depth, input_shape=(224, 224, 3), classes=10)
-    rows, comparisons = [], []
-    for family in FAMILIES:
-        models = {
-            "dense": _build(family, False, **kwargs),
-            "mgic": _build(family, True, **kwargs),
-        }
-        counts = {k: (count_params(m), count_flops(m)) for k, m in models.items()}
-        for mode, make in (("training step", _train_step), ("inference", _inference)):
-            args = (x, y) if mode == "training step" else (x,)
-            fns = {label: make(model, *args) for label, model in models.items()}
-            comparison = bench.compare(fns, "dense", rounds=rounds, repeat=repeat)
-            comparisons.append(comparison)
-            row = (
-                f"{family} (384 -> 1536, {depth} blocks)",
-                mode,
-                f"{counts['mgic'][0] / counts['dense'][0]:.3f}",
-                f"{counts['mgic'][1] / counts['dense'][1]:.3f}",
-                f"{comparison.median_ms('dense'):.0f}",
-                f"{comparison.median_ms('mgic'):.0f}",
-                comparison.describe("mgic"),
-            )
-            print(row, flush=True)
-            rows.append(row)
-    return rows, comparisons
-
-
 def plot(results, epochs):
     import matplotlib
 
@@ -158,34 +100,14 @@ def plot(results, epochs):
     return bench.save_figure(fig, "token_models.png")
 
 
-def section(results, speed_rows, loads, rounds, args, env, argv=None):
+def section(results, args, env, argv=None):
     """The BENCHMARKS.md section from the results (written by ``--write``)."""
     train_table = bench.markdown_table(
         ["model", "test accuracy % (range)", "params", "MACs", "s / epoch"],
         bench.training_summary(results),
     )
-    if speed_rows is None:
-        speed_text = (
-            "The whole-model timings were not part of this run: it was stopped after the "
-            "training, before them."
-        )
-    else:
-        speed_table = bench.markdown_table(
-            ["model", "timed", "params / dense", "MACs / dense", "dense ms", "MGIC ms"]
-            + ["MGIC / dense"],
-            speed_rows,
-        )
-        speed_text = (
-            "Whole model at ViT-S width (dim 384, feed-forward 384 -> 1536, 6 heads), "
-            f"224x224 with 16x16 patches (196 tokens), batch 8, {args.speed_depth} blocks, "
-            "float32, `tf.function`; a training step is forward, gradients and an SGD "
-            f"update. {rounds} interleaved rounds after warm-up; ratios are the median of the "
-            "per-round ratios (spread in brackets), on a shared machine; load average "
-            f"(before, after) of each comparison: {loads}.\n\n"
-            f"{speed_table}"
-        )
     return (
-        "## Token models: ViT and MLP-Mixer, MGIC against dense (issue 30)\n\n"
+        "## Token models: ViT and MLP-Mixer, MGIC against dense, trained side by side\n\n"
         f"{bench.header(argv=argv, env=env)}\n\n"
         "Trained on the offline digits (1,437 training, 360 test images) upsampled to "
         "32x32, 4x4 patches (64 tokens), dim 256, feed-forward 256 -> 1024 -> 256, "
@@ -201,34 +123,28 @@ def section(results, speed_rows, loads, rounds, args, env, argv=None):
         "models in turn).\n\n"
         f"{train_table}\n\n![test accuracy per epoch](docs/token_models.png)\n\n"
         "What the accuracy gap comes from and what was tried: "
-        "[docs/token_models.md](docs/token_models.md#trained-side-by-side).\n\n"
-        f"{speed_text}"
+        "[docs/token_models.md](docs/token_models.md#trained-side-by-side). Their "
+        "wall-clock on TensorFlow, JAX and TFLite: `token_speed.py`'s section."
     )
 
 
 def main(argv=None):
-    parser = bench.parser(
-        __doc__, quick="1 seed, 2 epochs, depth 1, 3 speed rounds", rounds=15, repeat=2
-    )
+    parser = bench.parser(__doc__, quick="1 seed, 2 epochs, depth 1")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--depth", type=int, default=2)
-    parser.add_argument("--speed-depth", type=int, default=2)
     parser.add_argument("--json", help="also write the raw results to this JSON file")
     parser.add_argument(
         "--from-json", help="write the figure and section from this file's results (no runs)"
     )
     args = parser.parse_args(argv)
     if args.quick:
-        args.epochs, args.seeds, args.depth, args.speed_depth, args.rounds = 2, 1, 1, 1, 3
+        args.epochs, args.seeds, args.depth = 2, 1, 1
     env = bench.announce()
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
         results = saved["training"]
-        # A run stopped before the timings saved only the training results.
-        speed_rows, loads = saved.get("speed"), saved.get("loads")
-        rounds = saved.get("rounds", args.rounds)
         env = saved.get("env", env)
         run_argv = saved.get("argv", ["token_models.py", "--write"])  # the run that measured
     else:
@@ -249,15 +165,11 @@ def main(argv=None):
             results.append(seed_results)
             if args.json:  # the training results so far, in case the run is interrupted
                 bench.write_atomically(args.json, json.dumps({"training": results, "env": env}))
-        speed_rows, comparisons = speed(args.speed_depth, args.rounds, args.repeat)
-        loads = [(c.load_before, c.load_after) for c in comparisons]
-        rounds = args.rounds
         run_argv = sys.argv if argv is None else ["token_models.py", *argv]
         if args.json:
-            saved = {"training": results, "speed": speed_rows, "loads": loads}
-            saved.update(rounds=rounds, env=env, argv=run_argv)
+            saved = {"training": results, "env": env, "argv": run_argv}
             bench.write_atomically(args.json, json.dumps(saved))
-    text = section(results, speed_rows, loads, rounds, args, env, run_argv)
+    text = section(results, args, env, run_argv)
     print(text)
     if args.write:
         plot(results, args.epochs)

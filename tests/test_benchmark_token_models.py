@@ -59,9 +59,6 @@ def test_from_json_prints_the_section_without_running_anything(script, tmp_path,
 
     saved = {
         "training": _results(),
-        "speed": [["ViT (384 -> 1536, 2 blocks)", "inference", "0.6", "0.6", "9", "6", "0.67"]],
-        "loads": [[1.0, 1.5]],
-        "rounds": 15,
         "argv": ["token_models.py", "--write"],
     }
     path = tmp_path / "results.json"
@@ -70,17 +67,5 @@ def test_from_json_prints_the_section_without_running_anything(script, tmp_path,
     out = capsys.readouterr().out
     assert "`python benchmarks/token_models.py --write`" in out
     assert "| MGIC-ViT | 95.0 (94.0-96.0) | 2.50M | 140M | 8.5 |" in out
-    assert "| ViT (384 -> 1536, 2 blocks) | inference |" in out and "15 interleaved" in out
+    assert "token_speed.py" in out  # the timings are that script's
     assert "2 seeds" in out and "docs/token_models.png" in out
-
-
-def test_from_json_of_a_run_stopped_before_the_timings(script, tmp_path, capsys):
-    import json
-
-    saved = {"training": _results(), "argv": ["token_models.py", "--write"]}
-    path = tmp_path / "results.json"
-    path.write_text(json.dumps(saved))
-    script["main"](["--from-json", str(path)])
-    out = capsys.readouterr().out
-    assert "| MGIC-ViT | 95.0 (94.0-96.0) | 2.50M | 140M | 8.5 |" in out
-    assert "timings were not part of this run" in out and "MGIC / dense" not in out
