@@ -1,6 +1,7 @@
 """Grouped convolution on each Keras backend: is ``keras.ops.conv`` the fastest lowering?
 
 Usage: KERAS_BACKEND=jax python benchmarks/backend_conv.py [--write] [--quick] [--threads N]
+       [--rounds 15] [--repeat 1]
 
 Times one forward+backward pass (gradients of the input and the kernel) of a grouped 2D
 convolution, channels last, batch 8, 16x16, "same" padding, for 3x3 and 1x1 kernels, 64 and
@@ -19,12 +20,15 @@ in several ways that compute the same numbers:
 * ``dense conv``: for scale, the dense conv of the same width (``groups`` times the MACs).
 
 Each step runs as the backend trains: under ``jax.jit`` on JAX, eagerly on PyTorch (Keras's
-default there), inside a ``tf.function`` on TensorFlow. Lowerings are timed interleaved, in a
-new random order every round, so load from other processes falls on all of them alike. The
-table gives the median milliseconds, the package's speed-up over ``keras.ops.conv``, and how
-the fastest other lowering compares with the package's. ``--write`` updates the
-``backend_conv_<backend>`` section of BENCHMARKS.md (``backend_conv_<backend>_<N>thread``
-with ``--threads N``).
+default there), inside a ``tf.function`` on TensorFlow. Lowerings are timed interleaved over
+rounds after warm-up (``_common.compare``), so load from other processes falls on all of
+them alike. The table gives the median milliseconds, the package's speed-up over
+``keras.ops.conv``, and how the fastest other lowering compares with the package's (both the
+median of the per-round ratios, with their spread). ``--quick``: two cases, 2 rounds (well
+under a minute on TensorFlow on 2 cores); the default run takes about a minute on TensorFlow
+on 2 idle cores, most of it ``keras.ops.conv`` at 256 channels (longer on JAX, whose grouped
+conv is slower). ``--write`` updates the ``backend_conv_<backend>`` section of BENCHMARKS.md
+(``backend_conv_<backend>_<N>thread`` with ``--threads N``).
 
 Verdicts on a 2-core x86 CPU (Keras 3.15): JAX's CPU grouped conv is 30-150x slower than
 dense per-group convs or batched matmuls, so ``keras_mgic.ops`` lowers grouped convs there;
@@ -32,11 +36,8 @@ PyTorch's native grouped conv is the fastest with its default threads (a batched
 some 1x1 cases by 1.2-1.4x only on one thread), so PyTorch keeps ``keras.ops.conv``.
 """
 
-import argparse
 import os
 import platform
-import random
-import statistics
 import sys
 
 
@@ -62,7 +63,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import environment, markdown_table, median_ms, write_section  # noqa: E402
+import _common as bench  # noqa: E402
+from _common import environment, markdown_table, write_section  # noqa: E402
 
 from keras_mgic import ops as mgic_ops  # noqa: E402
 
@@ -78,6 +80,19 @@ CASES = [  # kernel size, channels, group size
     (1, 256, 16),
 ]
 QUICK_CASES = [(3, 64, 8), (1, 256, 16)]
+NAMES = ["keras.ops.conv", "keras_mgic", "split+concat", "block-diag", "einsum / shift+einsum"]
+ALTERNATIVES = NAMES[2:]
+HEADER = [
+    "kernel",
+    "channels",
+    "s_g",
+    "groups",
+    *NAMES,
+    "dense conv",
+    "keras_mgic speed-up",
+    "best alternative",
+    "alternative vs keras_mgic",
+]
 
 
 # ------------------------------------------------------------------------------ lowerings
@@ -212,7 +227,9 @@ def forward(fn, x_np, k_np, groups):
     return np.asarray(keras.ops.convert_to_numpy(fn(x, k, groups)), dtype="float64")
 
 
-def run_case(kernel_size, channels, group_size, rounds):
+def run_case(kernel_size, channels, group_size, rounds, repeat):
+    """A ``Comparison`` of every lowering's step (keys: ``lowerings``' names) against
+    ``keras.ops.conv``, after checking that the grouped lowerings agree."""
     groups = channels // group_size
     rng = np.random.default_rng(0)
     x = rng.normal(size=(BATCH, SIZE, SIZE, channels)).astype("float32")
@@ -226,17 +243,35 @@ def run_case(kernel_size, channels, group_size, rounds):
             error = np.abs(forward(fn, x, grouped, groups) - reference).max()
             if error > 1e-3 * np.abs(reference).max():
                 raise AssertionError(f"{name} differs from keras.ops.conv by {error}")
-        step = make_step(
+        steps[name] = make_step(
             fn, x, dense if dense_kernel else grouped, g, 1 if dense_kernel else groups
         )
-        median_ms(step, repeat=1, warmup=2)  # compile / warm up
-        steps[name] = step
-    times = {name: [] for name in steps}
-    order = random.Random(0)
-    for _ in range(rounds):  # a new order every round: no lowering always follows the slowest
-        for name in order.sample(list(steps), len(steps)):
-            times[name].append(median_ms(steps[name], repeat=1, warmup=0))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return bench.compare(steps, "keras.ops.conv", rounds, repeat)
+
+
+def _column(name, comparison):
+    """The comparison's key for the table column ``name`` (einsum and shift+einsum share one)."""
+    if name != "einsum / shift+einsum":
+        return name
+    return "einsum" if "einsum" in comparison.ms else "shift+einsum"
+
+
+def case_row(kernel_size, channels, group_size, comparison):
+    """Median ms per lowering; ``keras.ops.conv`` over ``keras_mgic`` and ``keras_mgic`` over
+    the fastest other lowering (medians of the per-round ratios, with their spread)."""
+    keys = {name: _column(name, comparison) for name in NAMES}
+    best = min(ALTERNATIVES, key=lambda name: comparison.median_ms(keys[name]))
+    return [
+        f"{kernel_size}x{kernel_size}",
+        channels,
+        group_size,
+        channels // group_size,
+        *(f"{comparison.median_ms(keys[name]):.2f}" for name in NAMES),
+        f"{comparison.median_ms('dense conv'):.2f}",
+        comparison.against("keras_mgic").describe("keras.ops.conv"),
+        best,
+        comparison.against(keys[best]).describe("keras_mgic"),
+    ]
 
 
 def limit_threads():
@@ -271,9 +306,7 @@ def versions():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
-    parser.add_argument("--quick", action="store_true", help="two cases, few rounds")
+    parser = bench.parser(__doc__, quick="two cases, 2 rounds", rounds=15, repeat=1)
     parser.add_argument(
         "--threads",
         type=int,
@@ -285,65 +318,50 @@ def main(argv=None):
     args = parser.parse_args(argv)
     limit_threads()
     backend = keras.backend.backend()
-    cases = QUICK_CASES if args.quick else CASES
-    rounds = 5 if args.quick else 15
+    cases, rounds = (QUICK_CASES, 2) if args.quick else (CASES, args.rounds)
     header_env = versions()
     print(header_env)
-    names = ["keras.ops.conv", "keras_mgic", "split+concat", "block-diag", "einsum / shift+einsum"]
-    alternatives = names[2:]
-    header = [
-        "kernel",
-        "channels",
-        "s_g",
-        "groups",
-        *names,
-        "dense conv",
-        "keras_mgic speed-up",
-        "best alternative",
-        "alternative vs keras_mgic",
-    ]
-    rows = []
+    rows, timed = [], {}
     for kernel_size, channels, group_size in cases:
-        times = run_case(kernel_size, channels, group_size, rounds)
-        times["einsum / shift+einsum"] = times.pop("einsum", None) or times.pop("shift+einsum")
-        best = min(alternatives, key=times.get)
-        row = [
-            f"{kernel_size}x{kernel_size}",
-            channels,
-            group_size,
-            channels // group_size,
-            *(f"{times[name]:.2f}" for name in names),
-            f"{times['dense conv']:.2f}",
-            f"{times['keras.ops.conv'] / times['keras_mgic']:.2f}x",
-            best,
-            f"{times['keras_mgic'] / times[best]:.2f}x",
-        ]
-        rows.append(row)
-        print(" | ".join(str(cell) for cell in row), flush=True)
-    table = markdown_table(header, rows)
+        comparison = run_case(kernel_size, channels, group_size, rounds, args.repeat)
+        timed[f"{kernel_size}x{kernel_size}/{channels}/{group_size}"] = comparison
+        rows.append(case_row(kernel_size, channels, group_size, comparison))
+        print(" | ".join(str(cell) for cell in rows[-1]), flush=True)
+    table = markdown_table(HEADER, rows)
     print()
     print(table)
     if args.write:
-        markdown = "\n\n".join(
-            [
-                f"## Grouped conv lowerings on the {backend} backend"
-                f"{f', {THREADS} thread(s)' if THREADS > 0 else ''}",
-                f"`KERAS_BACKEND={backend} python benchmarks/backend_conv.py --write"
-                f"{f' --threads {THREADS}' if THREADS > 0 else ''}`. "
-                "Median milliseconds of one forward+backward pass (input and kernel "
-                f"gradients), batch {BATCH}, {SIZE}x{SIZE}, channels last, 'same' padding, "
-                f"{rounds} interleaved rounds, {_threads_text()}; {_how(backend)} "
-                "`keras_mgic` is `keras_mgic.ops.grouped_conv2d`, the package's lowering; "
-                "`dense conv` is the dense conv of the same width (groups times the MACs), "
-                "for scale. `keras_mgic speed-up` is `keras.ops.conv` over `keras_mgic`; "
-                "`alternative vs keras_mgic` is `keras_mgic` over the fastest of the other "
-                "lowerings (above 1 means something faster is left on the table).",
-                header_env + f", platform {platform.platform()}",
-                table,
-            ]
-        )
-        suffix = f"_{THREADS}thread" if THREADS > 0 else ""
-        write_section(f"backend_conv_{backend}{suffix}", markdown)
+        write_section(section(backend), markdown(backend, timed, header_env, table))
+
+
+def section(backend):
+    """``backend_conv_<backend>``, with ``_<N>thread`` under ``--threads N``."""
+    suffix = f"_{THREADS}thread" if THREADS > 0 else ""
+    return f"backend_conv_{backend}{suffix}"
+
+
+def markdown(backend, timed, env, table):
+    """The section: title, ``bench.header`` (with ``KERAS_BACKEND`` in the command), what the
+    columns mean, and the table."""
+    header = bench.header(timed, env=f"{env}, platform {platform.platform()}")
+    header = f"`KERAS_BACKEND={backend} {header[1:]}"
+    return "\n\n".join(
+        [
+            f"## Grouped conv lowerings on the {backend} backend"
+            f"{f', {THREADS} thread(s)' if THREADS > 0 else ''}",
+            header,
+            "Median milliseconds of one forward+backward pass (input and kernel "
+            f"gradients), batch {BATCH}, {SIZE}x{SIZE}, channels last, 'same' padding, "
+            f"{_threads_text()}; {_how(backend)} "
+            "`keras_mgic` is `keras_mgic.ops.grouped_conv2d`, the package's lowering; "
+            "`dense conv` is the dense conv of the same width (groups times the MACs), "
+            "for scale. `keras_mgic speed-up` is `keras.ops.conv` over `keras_mgic`; "
+            "`alternative vs keras_mgic` is `keras_mgic` over the fastest of the other "
+            "lowerings (above 1 means something faster is left on the table); both are the "
+            "median of the per-round ratios (spread in brackets).",
+            table,
+        ]
+    )
 
 
 def _threads_text():

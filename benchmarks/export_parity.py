@@ -1,6 +1,7 @@
 """Export parity and file sizes: SavedModel and TFLite float32 / float16 / int8 vs Keras.
 
-Usage: python benchmarks/export_parity.py [--epochs N] [--deep] [--write]
+Usage: python benchmarks/export_parity.py [--epochs N] [--deep] [--write] [--quick]
+       [--rounds 15] [--repeat 10]
 
 Trains MGIC-ResNet-20 (s_g=8, s_c=16) and MGIC-MobileNetV3-Small (width 0.5, s_g=8, the
 literal coarsening rule with coarsest_size=32: blocks of 32 or more channels get one coarse
@@ -16,12 +17,16 @@ activations, float32 I/O), calibrated on 200 other training images.
 A second table checks that grouped convolutions need no export-time lowering: the same model
 exported with every grouped convolution lowered to per-group convolutions joined by a
 concatenation (split + CONV_2D per group + CONCATENATION), against the native grouped
-CONV_2D: same numbers, and the latency of each. ``--deep`` adds MGIC-MobileNetV3-Small with
-s_g = 8 and coarsest_size=16 (a deeper channel hierarchy, about twice the ops). ``--write``
-replaces the ``export`` section of BENCHMARKS.md.
+CONV_2D: same numbers, and the latency of each, the two files alternating over interleaved
+rounds after warm-up (``_common.compare``; lowered / native is the median of the per-round
+ratios, with their spread). The first table's latencies are of one file each
+(``_common.median_ms``). ``--deep`` adds MGIC-MobileNetV3-Small with s_g = 8 and
+coarsest_size=16 (a deeper channel hierarchy, about twice the ops). ``--quick``:
+MGIC-ResNet-20 alone, one epoch, 2 rounds (a few minutes on 2 cores, nearly all of it
+training and converting); the default run takes about 10 minutes on 2 idle cores (more with
+``--deep``). ``--write`` replaces the ``export`` section of BENCHMARKS.md.
 """
 
-import argparse
 import contextlib
 import os
 import pathlib
@@ -35,6 +40,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import _common as bench  # noqa: E402
 from _common import environment, markdown_table, median_ms, tflite_runtime, write_section  # noqa: E402
 
 from keras_mgic import data, export  # noqa: E402
@@ -128,6 +134,26 @@ def _latency_ms(path, image):
     return median_ms(interpreter.invoke, repeat=50, warmup=5)
 
 
+def lowering_latency(native, lowered, image, rounds, repeat):
+    """A ``Comparison`` of the lowered file's latency (``"lowered"``) against the native
+    one's (``"native"``), batch 1, one thread, interleaved."""
+    invokers = {
+        "native": bench.tflite_invoker(native, image, threads=1),
+        "lowered": bench.tflite_invoker(lowered, image, threads=1),
+    }
+    return bench.compare(invokers, "native", rounds, repeat, warmup=5)
+
+
+def latency_cells(comparison):
+    """Native ms, lowered ms (medians over the rounds) and lowered / native (the median of
+    the per-round ratios, with their spread)."""
+    return [
+        f"{comparison.median_ms('native'):.2f}",
+        f"{comparison.median_ms('lowered'):.2f}",
+        comparison.describe("lowered"),
+    ]
+
+
 def _kib(path):
     if os.path.isdir(path):
         total = sum(
@@ -141,11 +167,14 @@ def _kib(path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = bench.parser(
+        __doc__, quick="MGIC-ResNet-20 alone, one epoch, 2 rounds", rounds=15, repeat=10
+    )
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--deep", action="store_true", help="add the deeper MobileNetV3 hierarchy")
-    parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
+    epochs = 1 if args.quick else args.epochs
+    rounds, repeat = (2, args.repeat) if args.quick else (args.rounds, args.repeat)
 
     try:
         import importlib.metadata
@@ -161,10 +190,12 @@ def main():
     calibration = x_train[TRAIN : TRAIN + CALIBRATION]
     image = x_test[:1]
     models = dict(MODELS, **(DEEP if args.deep else {}))
-    rows, lowering_rows = [], []
+    if args.quick:
+        models = dict(list(MODELS.items())[:1])
+    rows, lowering_rows, timed = [], [], {}
     with tempfile.TemporaryDirectory() as folder:
         for title, (name, kwargs) in models.items():
-            model = _train(name, kwargs, x_train, y_train, args.epochs)
+            model = _train(name, kwargs, x_train, y_train, epochs)
             logits = np.asarray(model.predict(x_test, verbose=0))
             accuracy = np.mean(np.argmax(logits, -1) == y_test)
             stem = os.path.join(folder, name + str(len(rows)))
@@ -218,7 +249,8 @@ def main():
                 assert max(export.conv_groups(lowered)) == 1, "the lowering left a grouped conv"
                 native_figures = export.parity(logits, export.run_tflite(native, x_test))
                 lowered_figures = export.parity(logits, export.run_tflite(lowered, x_test))
-                native_ms, lowered_ms = _latency_ms(native, image), _latency_ms(lowered, image)
+                comparison = lowering_latency(native, lowered, image, rounds, repeat)
+                timed[f"{title} {quantization or 'float32'}"] = comparison
                 lowering_rows.append(
                     [
                         title,
@@ -229,8 +261,7 @@ def main():
                         f"{lowered_figures['max_rel_error']:.2g}",
                         f"{100 * native_figures['top1_agreement']:.1f}% / "
                         f"{100 * lowered_figures['top1_agreement']:.1f}%",
-                        f"{native_ms:.2f}",
-                        f"{lowered_ms:.2f}",
+                        *latency_cells(comparison),
                     ]
                 )
                 print(" | ".join(lowering_rows[-1]), flush=True)
@@ -259,20 +290,22 @@ def main():
             "top-1 agreement native / lowered",
             "native ms",
             "lowered ms",
+            "lowered / native",
         ],
         lowering_rows,
     )
     text = (
         "## Export: SavedModel and TFLite parity, sizes, latency\n\n"
-        f"Measured with `python benchmarks/export_parity.py --epochs {args.epochs}"
-        f"{' --deep' if args.deep else ''}` on {header}.\n\n"
+        f"{bench.header(timed, env=header)}\n\n"
         f"Parity on the {len(x_test)} held-out digits test images (32x32 RGB), models trained "
-        f"{args.epochs} epochs on {TRAIN} training images; relative error is max |diff| / "
+        f"{epochs} epochs on {TRAIN} training images; relative error is max |diff| / "
         "max |Keras logits|; int8 is full-integer with float32 I/O, calibrated on "
         f"{CALIBRATION} other training images.\n\n{table}\n\n"
         "Grouped convolutions: the native grouped CONV_2D files above vs the same models "
-        "lowered at export to per-group convolutions + concatenation (errors vs Keras, "
-        f"latency at batch 1 on one thread).\n\n{lowering}\n"
+        "lowered at export to per-group convolutions + concatenation (errors vs Keras; "
+        f"latency at batch 1 on one thread, the two files interleaved, per round the median "
+        f"of {repeat} invokes; lowered / native is the median of the per-round ratios, spread "
+        f"in brackets).\n\n{lowering}\n"
     )
     print()
     print(text)
