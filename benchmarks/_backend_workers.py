@@ -82,9 +82,10 @@ def worker_lines(results):
     lines = []
     for backend, payload in results.items():
         if "skipped" in payload:
-            lines.append(f"{backend}: {payload['skipped']}")
+            lines.append(f"{backend} worker: {payload['skipped']}")
         else:
-            lines.append(", ".join(f"{k} {v}" for k, v in payload["versions"].items()))
+            versions = ", ".join(f"{k} {v}" for k, v in payload["versions"].items())
+            lines.append(f"{backend} worker: {versions}")
     return lines
 
 

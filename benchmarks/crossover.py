@@ -331,7 +331,7 @@ def _write(args, env_lines, tables, results):
     plot(results, args.sizes, args.widths, REPO / "docs" / f"{section}.png")
     rounds = 2 if args.quick else args.rounds
     before, after = run_load(results)
-    env = "\n".join(env_lines)
+    env = "; ".join(env_lines)
     text = (
         f"## {section_title('One block, MGIC / dense time against width, per backend')}\n\n"
         f"{bench.header(env=env)}\n"

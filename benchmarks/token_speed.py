@@ -251,7 +251,7 @@ def section(results, args, env_lines, argv=None):
     before, after = _loads(results)
     return (
         "## Token models on TensorFlow, JAX and TFLite: MGIC over dense\n\n"
-        f"{bench.header(argv=argv, env=chr(10).join(env_lines))}\n"
+        f"{bench.header(argv=argv, env='; '.join(env_lines))}\n"
         f"{args.rounds} interleaved rounds after warm-up per pair and backend; ratios are the "
         "median of the per-round ratios MGIC / dense (spread in brackets); load average "
         f"{before} before the first pair, {after} after the last.\n\n"
