@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 #: The module each worker's backend needs.
 MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
@@ -105,3 +106,15 @@ def emit(payload):
 def stdout_to_stderr():
     """Keras's export prints to stdout; a worker keeps stdout for its JSON line."""
     return contextlib.redirect_stdout(sys.stderr)
+
+
+def serve(backend, tflite, measure_rows):
+    """A worker's whole life: checks its backend, runs ``measure_rows(tmp)`` (the rows, a
+    list; ``tmp`` a scratch folder for exported files) with stdout kept for the payload, and
+    prints ``{"backend", "versions", "rows"}`` as its last line."""
+    with stdout_to_stderr():
+        check_backend(backend)
+        payload = {"backend": backend, "versions": versions(backend, tflite=tflite)}
+        with tempfile.TemporaryDirectory() as tmp:
+            payload["rows"] = measure_rows(tmp)
+    emit(payload)

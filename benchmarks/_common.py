@@ -374,3 +374,29 @@ def training_summary(results, macs_digits=0):
             )
         )
     return rows
+
+
+def fit_and_measure(model, data, epochs, batch=64):
+    """Trains ``model`` side by side's way (``adamw_cosine``, cross-entropy, ``batch``) on
+    ``data = ((x_train, y_train), (x_test, y_test))`` and returns its run: final test
+    ``accuracy``, the ``curve`` per epoch, ``epoch_s`` (median epoch after the first, which
+    traces the graph), ``params`` and ``macs``."""
+    import numpy as np
+
+    from keras_mgic import count_flops, count_params
+
+    (x_train, y_train), (x_test, y_test) = data
+    model.compile(
+        optimizer=adamw_cosine(int(np.ceil(len(x_train) / batch)), epochs),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    timer = epoch_timer(x_test, y_test)
+    model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
+    return {
+        "accuracy": timer.accuracy[-1],
+        "curve": timer.accuracy,
+        "epoch_s": statistics.median(timer.times[1:] or timer.times),
+        "params": count_params(model),
+        "macs": count_flops(model),
+    }

@@ -22,7 +22,6 @@ import argparse
 import functools
 import pathlib
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -268,16 +267,12 @@ def measure(args, backend, size, width, tmp):
 
 def worker(args):
     """Runs in a process started with ``KERAS_BACKEND=args.worker``; prints one JSON line."""
-    backend = args.worker
-    with workers.stdout_to_stderr():
-        workers.check_backend(backend)
-        versions = workers.versions(backend, tflite="tflite" in args.backends)
-        payload = {"backend": backend, "versions": versions, "rows": []}
-        with tempfile.TemporaryDirectory() as tmp:
-            for size in args.sizes:
-                for width in args.widths:
-                    payload["rows"].append(measure(args, backend, size, width, tmp))
-    workers.emit(payload)
+
+    def rows(tmp):
+        sizes_widths = [(size, width) for size in args.sizes for width in args.widths]
+        return [measure(args, args.worker, size, width, tmp) for size, width in sizes_widths]
+
+    workers.serve(args.worker, "tflite" in args.backends, rows)
 
 
 # --------------------------------------------------------------------------------- parent

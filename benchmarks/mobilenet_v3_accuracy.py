@@ -44,7 +44,6 @@ import numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 
-from keras_mgic import count_flops, count_params  # noqa: E402
 from keras_mgic.data.digit_mosaics import BRIGHTNESS, scaled_digits  # noqa: E402
 from keras_mgic.data.digits import digits_split_indices, sklearn_digits  # noqa: E402
 from keras_mgic.models import MGICMobileNetV3Small, MobileNetV3Small  # noqa: E402
@@ -130,24 +129,10 @@ def cluttered_digits(
     return (x, y, sources) if with_sources else (x, y)
 
 
-def _train(name, seed, data, epochs, batch=64):
-    (x_train, y_train), (x_test, y_test) = data
+def _train(name, seed, data, epochs):
     keras.utils.set_random_seed(seed)
-    model = MODELS[name](input_shape=x_train.shape[1:], classes=10, weights=None)
-    model.compile(
-        optimizer=bench.adamw_cosine(int(np.ceil(len(x_train) / batch)), epochs),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    timer = bench.epoch_timer(x_test, y_test)
-    model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
-    return {
-        "accuracy": timer.accuracy[-1],
-        "curve": timer.accuracy,
-        "epoch_s": statistics.median(timer.times[1:] or timer.times),
-        "params": count_params(model),
-        "macs": count_flops(model),
-    }
+    model = MODELS[name](input_shape=data[0][0].shape[1:], classes=10, weights=None)
+    return bench.fit_and_measure(model, data, epochs)
 
 
 def _summary(results):

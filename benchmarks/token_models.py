@@ -25,7 +25,6 @@ widths) is ``token_speed.py``'s.
 """
 
 import json
-import statistics
 import sys
 
 import keras
@@ -34,7 +33,6 @@ import numpy as np
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import _common as bench  # noqa: E402
 
-from keras_mgic import count_flops, count_params  # noqa: E402
 from keras_mgic.data.digits import load_digits_arrays  # noqa: E402
 from keras_mgic.models import MLPMixer, VisionTransformer  # noqa: E402
 
@@ -47,24 +45,10 @@ def _build(family, mgic, **kwargs):
     return FAMILIES[family](mgic=mgic, **kwargs)
 
 
-def _train(family, mgic, seed, data, epochs, depth, batch=64):
-    (x_train, y_train), (x_test, y_test) = data
+def _train(family, mgic, seed, data, epochs, depth):
     keras.utils.set_random_seed(seed)
     model = _build(family, mgic, dim=256, depth=depth, mlp_ratio=4, classes=10)
-    model.compile(
-        optimizer=bench.adamw_cosine(int(np.ceil(len(x_train) / batch)), epochs),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    timer = bench.epoch_timer(x_test, y_test)
-    model.fit(x_train, y_train, batch_size=batch, epochs=epochs, verbose=0, callbacks=[timer])
-    return {
-        "accuracy": timer.accuracy[-1],
-        "curve": timer.accuracy,
-        "epoch_s": statistics.median(timer.times[1:] or timer.times),
-        "params": count_params(model),
-        "macs": count_flops(model),
-    }
+    return bench.fit_and_measure(model, data, epochs)
 
 
 def _digits():

@@ -28,7 +28,6 @@ needs (the layer's own target) is timed by ``feed_forward.py``.
 import argparse
 import pathlib
 import sys
-import tempfile
 
 import numpy as np
 
@@ -163,16 +162,12 @@ def measure(subject, width, args, tmp):
 
 def worker(args):
     """Runs in a process started with ``KERAS_BACKEND=args.worker``; prints one JSON line."""
-    backend = args.worker
-    with workers.stdout_to_stderr():
-        workers.check_backend(backend)
-        versions = workers.versions(backend, tflite="tflite" in args.backends)
-        payload = {"backend": backend, "versions": versions, "rows": []}
-        with tempfile.TemporaryDirectory() as tmp:
-            for width in args.widths:
-                for subject in args.subjects:
-                    payload["rows"].append(measure(subject, width, args, tmp))
-    workers.emit(payload)
+
+    def rows(tmp):
+        pairs = [(subject, width) for width in args.widths for subject in args.subjects]
+        return [measure(subject, width, args, tmp) for subject, width in pairs]
+
+    workers.serve(args.worker, "tflite" in args.backends, rows)
 
 
 # ----------------------------------------------------------------------------- parent
