@@ -126,7 +126,14 @@ def test_plot_writes_the_figure(script, monkeypatch, tmp_path):
 def test_from_json_writes_the_section_without_training(script, monkeypatch, tmp_path, capsys):
     saved = {
         "training": _results(),
-        "settings": {"epochs": 2, "train": 3000, "test": 1000},
+        "settings": {
+            "epochs": 2,
+            "train": 3000,
+            "test": 1000,
+            "size": 32,
+            "digit_sizes": [12, 24],
+            "clutter": [0, 0],
+        },
         "argv": ["mobilenet_v3_accuracy.py", "--write"],
     }
     path = tmp_path / "results.json"
@@ -140,5 +147,7 @@ def test_from_json_writes_the_section_without_training(script, monkeypatch, tmp_
     assert "`python benchmarks/mobilenet_v3_accuracy.py --write`" in out
     assert "| MGIC-MobileNetV3-Small | 79.0 (78.0-80.0) | 1.51M | 4.50M | 12.0 |" in out
     assert "3,000 training canvases" in out and "2 epochs, 2 seeds" in out
+    assert "a 32x32 grayscale canvas" in out and "12-24 px at a random place on an empty" in out
+    assert "`input_shape=(32, 32, 1)`" in out
     assert list(written) == ["mobilenet_v3_accuracy"]
     assert written["mobilenet_v3_accuracy"].startswith(script["TITLE"])
