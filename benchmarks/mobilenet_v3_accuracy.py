@@ -19,9 +19,9 @@ test digits, so no handwriting is seen in both; everything is deterministic for 
 The default, 32x32 canvases with 12-24 px digits and no clutter, is harder than the 8x8
 digits, which fill their image: the digit must be found at an unknown place and scale. With
 clutter (6-8 patches on 64x64 canvases, cluttered MNIST's setting) neither model rose above
-chance test accuracy in 10 epochs of 6,000 canvases here (nor, in a shorter trial, with 3-5 patches on 32x32),
-and even without clutter MobileNetV3-Small learns slowly from scratch, so the default is the
-harder task that both learn within a 2-core CPU's budget.
+chance test accuracy in 10 epochs of 6,000 canvases here (nor, in a shorter trial, with 3-5
+patches on 32x32), and even without clutter MobileNetV3-Small learns slowly from scratch, so
+the default is the harder task that both learn within a 2-core CPU's budget.
 
 Trained: ``keras_mgic.models.MobileNetV3Small`` and ``MGICMobileNetV3Small`` (its default
 MGIC arguments), ``input_shape=(size, size, 1)``, 10 classes, no weights, raw pixels rescaled
