@@ -25,16 +25,16 @@ class BatchNormalization(keras.layers.BatchNormalization):
     bfloat16 inputs without a mask, renormalization or synchronization, on the TensorFlow
     backend (it raises an epsilon below 1.001e-5 to that value), in the modes ``fused``
     names. Measured (``benchmarks/batch_norm_fused.py``, section ``batch_norm_fused`` of
-    BENCHMARKS.md): training MGIC-ResNet-20 with it was no faster (1.0-1.2x), with a larger
-    gradient error against float64 (median 8.4% against 5.8%) and a lower test accuracy on
-    the digits in 3 of 3 seeds, so by default (``FUSED_DEFAULT = "inference"``) it runs in
-    inference only, where it computes the same affine map and TensorFlow folds it into the
-    convolution before it. EdgeConv trains with it (``fused="training"``): its BatchNorm of
-    the ``(batch, points, k, channels)`` edge tensor made DGCNN's training step 1.45-2.4x
-    faster, and in inference it takes Keras's path, since tf2onnx turns the fused kernel on
-    that tensor into a graph ONNX Runtime rejects. float64 takes :meth:`_float64_call`, the
-    normalization written out (the fused kernel has no float64 version, and Keras's path
-    loses precision on JAX).
+    BENCHMARKS.md): training MGIC-ResNet-20 with it was no faster (1.00x, 0.95-1.04), with a
+    larger gradient error against float64 (median 8.6% against 5.3%) and a lower test
+    accuracy on the digits in 3 of 3 seeds, so by default (``FUSED_DEFAULT = "inference"``)
+    it runs in inference only, where it computes the same affine map and TensorFlow folds it
+    into the convolution before it. EdgeConv trains with it (``fused="training"``): its
+    BatchNorm of the ``(batch, points, k, channels)`` edge tensor made DGCNN's training step
+    1.65x (1.56-1.72) faster, and in inference it takes Keras's path, since tf2onnx turns
+    the fused kernel on that tensor into a graph ONNX Runtime rejects. float64 takes
+    :meth:`_float64_call`, the normalization written out (the fused kernel has no float64
+    version, and Keras's path loses precision on JAX).
 
     Args:
         fused: ``None`` (default): :attr:`FUSED_DEFAULT`; ``True``: the fused kernel in
