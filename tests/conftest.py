@@ -336,3 +336,26 @@ def fresh_process_module(tmp_path_factory):
         return _run_fresh_process(job_dir, models, import_test_blocks)
 
     return run
+
+
+@pytest.fixture
+def saved_figures(monkeypatch, tmp_path):
+    """Sends the benchmarks' ``bench.save_figure`` into ``tmp_path`` (nothing reaches
+    ``docs/``); yields the list of the figures' paths, in the order they were saved."""
+    benchmarks = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"
+    )
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    import _common
+
+    saved = []
+
+    def save_figure(fig, name, dpi=120):
+        path = tmp_path / name
+        fig.savefig(path, dpi=dpi)
+        saved.append(path)
+        return path
+
+    monkeypatch.setattr(_common, "save_figure", save_figure)
+    return saved

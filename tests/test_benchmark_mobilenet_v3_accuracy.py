@@ -108,19 +108,11 @@ def test_verdict_is_computed_from_the_results(script):
     assert "higher accuracy not shown here" in text
 
 
-def test_plot_writes_the_figure(script, monkeypatch, tmp_path):
+def test_plot_writes_the_figure(script, saved_figures):
     pytest.importorskip("matplotlib")
-    saved = []
-
-    def save_figure(fig, name):
-        path = tmp_path / name
-        fig.savefig(path)
-        saved.append(path)
-        return path
-
-    monkeypatch.setitem(script["plot"].__globals__["bench"].__dict__, "save_figure", save_figure)
     script["plot"](_results(), epochs=2)
-    assert [p.name for p in saved] == ["mobilenet_v3_accuracy.png"] and saved[0].stat().st_size
+    assert [path.name for path in saved_figures] == ["mobilenet_v3_accuracy.png"]
+    assert saved_figures[0].stat().st_size
 
 
 def test_from_json_writes_the_section_without_training(script, monkeypatch, tmp_path, capsys):

@@ -39,19 +39,11 @@ def test_summary_has_mean_range_params_macs_and_seconds(script):
     ]
 
 
-def test_plot_writes_the_figure(script, monkeypatch, tmp_path):
+def test_plot_writes_the_figure(script, saved_figures):
     pytest.importorskip("matplotlib")
-    saved = []
-
-    def save_figure(fig, name):
-        path = tmp_path / name
-        fig.savefig(path)
-        saved.append(path)
-        return path
-
-    monkeypatch.setitem(script["plot"].__globals__["bench"].__dict__, "save_figure", save_figure)
     script["plot"](_results(), epochs=2)
-    assert [path.name for path in saved] == ["token_models.png"] and saved[0].stat().st_size
+    assert [path.name for path in saved_figures] == ["token_models.png"]
+    assert saved_figures[0].stat().st_size
 
 
 def test_from_json_prints_the_section_without_running_anything(script, tmp_path, capsys):
