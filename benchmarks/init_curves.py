@@ -221,7 +221,7 @@ def main(argv=None):
         if args.json:
             all_runs[name] = runs
             record = {"command": command.strip(), "runs": all_runs}
-            pathlib.Path(args.json).write_text(json.dumps(record, indent=1))
+            bench.write_atomically(args.json, json.dumps(record, indent=1))
         results[name] = summarize(runs)
     return report(args, env, command, results)
 

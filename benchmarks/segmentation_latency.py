@@ -67,16 +67,9 @@ def convert(shape, folder, quick):
 
 
 def _invoker(path, threads, shape):
-    interpreter = export.interpreter_class()(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
-    index = interpreter.get_input_details()[0]["index"]
+    """One invoke of the segmenter at ``path`` on a random raw-pixel image of ``shape``."""
     x = np.random.default_rng(0).uniform(0, 255, (1, *shape)).astype("float32")
-
-    def invoke():
-        interpreter.set_tensor(index, x)
-        interpreter.invoke()
-
-    return invoke
+    return bench.tflite_invoker(path, x, threads)
 
 
 def latency(converted, shape, rounds, repeat):
